@@ -1,13 +1,13 @@
 """What robust training costs per optimizer step, and on disk, next to plain fine-tuning.
 
-Standard, `at` (PGD-3), `free_at` (FreeLB, K = 2 and, for the trade-off, K = 1), `rs_rp` and `rs_da` (on the
-fly) train side by side on the embedded world's default-size encoder (hidden 64, 4 layers; built from its
-config, random weights: cost does not depend on them) with PAWS-X-shaped English pairs of the embedded
-world, batch 32. Timing is taken inside the real loop, `xltlib.train.train`: the interval between two
-consecutive calls of the collator is one whole loop iteration (perturb, collate, the method's loss, backward,
-clip, optimizer and scheduler step). Methods take turns in short rounds, first one rotating, and a method's
-ratio is the median over turns of its median step over standard's median step in the same turn, so load
-changes on the shared machine cancel out. Disk: Huang et al. wrote 10
+Standard, `at` (PGD-3), `free_at` (its default: free adversarial training, one pass per batch with the
+perturbation carried across batches; and K = 2, FreeLB), `rs_rp` and `rs_da` (on the fly) train side by
+side on the embedded world's default-size encoder (hidden 64, 4 layers; built from its config, random
+weights: cost does not depend on them) with PAWS-X-shaped English pairs of the embedded
+world, batch 32. Timing is `xltlib.step_cost.time_methods`, inside the real loop: the interval between two
+consecutive calls of the collator is one whole loop iteration. Methods take turns in short rounds, first one
+rotating, and a method's ratio is the median over turns of its median step over standard's median step in
+the same turn, so load changes on the shared machine cancel out. Disk: Huang et al. wrote 10
 augmented copies of the PAWS-X training file and 3 of XNLI's; RS-DA here writes none.
 
     python benchmarks/robust_step_cost.py            # writes outputs/bench/robust_step_cost.json
@@ -15,14 +15,9 @@ augmented copies of the PAWS-X training file and 3 of XNLI's; RS-DA here writes 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import copy
-import io
 import os
 import platform
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # before torch loads: one thread is fastest for this encoder
@@ -35,11 +30,10 @@ from xltlib.config import TrainArgs  # noqa: E402
 from xltlib.data import load_split  # noqa: E402
 from xltlib.experiment import method_context  # noqa: E402
 from xltlib.features import make_collate  # noqa: E402
-from xltlib.methods import METHODS  # noqa: E402
 from xltlib.paths import outputs_dir  # noqa: E402
 from xltlib.results import atomic_write_json  # noqa: E402
+from xltlib.step_cost import time_methods  # noqa: E402
 from xltlib.tasks import TASKS  # noqa: E402
-from xltlib.train import train  # noqa: E402
 from xltlib.world.build import World, pretraining_corpus, train_tokenizer, write_task_files  # noqa: E402
 from xltlib.world.presets import PRESETS  # noqa: E402
 
@@ -47,36 +41,12 @@ from xltlib.world.presets import PRESETS  # noqa: E402
 ROWS = [
     ("standard", "standard", {}, None),
     ("at (PGD-3)", "at", {"steps": 3}, None),
-    ("free_at (K=2, default)", "free_at", {}, 1.3),
-    ("free_at (K=1: no ascent)", "free_at", {"steps": 1}, 1.3),
+    ("free_at (default: 1 pass)", "free_at", {}, 1.3),
+    ("free_at (K=2: FreeLB)", "free_at", {"steps": 2}, None),
     ("rs_rp", "rs_rp", {}, None),
     ("rs_da (on the fly)", "rs_da", {}, 1.1),
 ]
 ORIGINAL_COPIES = {"pawsx": 10, "xnli": 3}  # Huang et al.'s offline augmentation, originals not kept
-
-
-class IterationClock:
-    """Wraps a collator; the times between its calls are the loop's iterations, in wall time and in this
-    process's CPU time (with one thread, CPU time is what the step costs without other tenants' load)."""
-
-    def __init__(self, collate):
-        self.collate, self.stamps = collate, []
-
-    def __call__(self, examples):
-        self.stamps.append((time.perf_counter(), time.process_time()))
-        return self.collate(examples)
-
-    def intervals(self, skip: int, clock: int) -> list[float]:
-        return [b[clock] - a[clock] for a, b in zip(self.stamps, self.stamps[1:])][skip:]
-
-
-def summary(turns: list[list[float]], standard_turns: list[list[float]]) -> dict:
-    """Median step over all turns, and the ratio to standard: the median over turns of (this method's median
-    / standard's median in the same turn), so a load change during one turn cancels out."""
-    steps = [t for turn in turns for t in turn]
-    ratios = [statistics.median(mine) / statistics.median(theirs) for mine, theirs in zip(turns, standard_turns)]
-    return {"median_step_seconds": statistics.median(steps), "quartiles_seconds": statistics.quantiles(steps, n=4),
-            "per_turn_ratios": ratios, "ratio_to_standard": statistics.median(ratios)}
 
 
 def build(preset, directory: Path):
@@ -119,35 +89,14 @@ def main() -> None:
     probe = collate(examples[:512])
     tokens_per_pair = float(probe["attention_mask"].sum(1).float().mean())
 
-    runs = []
-    for name, method, options, target in ROWS:
-        model = copy.deepcopy(base_model).train()
-        method_spec = METHODS[method]
-        perturbation = method_spec.make_perturbation(method_context(model, spec, world),
-                                                     **{**method_spec.options, **options})
-        runs.append({"name": name, "method": method, "options": options, "target": target, "model": model,
-                     "perturbation": perturbation, "wall": [], "cpu": []})
-    per_turn = -(-args.steps // args.rounds) + args.warmup + 1
-    for turn in range(args.rounds):
-        # Rotate who goes first: a slow or fast stretch of the shared machine lands on each method in turn.
-        for run in runs[turn % len(runs):] + runs[:turn % len(runs)]:
-            clock = IterationClock(collate)
-            with contextlib.redirect_stderr(io.StringIO()):  # the loop's progress bar: noise here
-                train(run["model"], examples, clock, train_args, seed=turn + 1, perturbation=run["perturbation"],
-                      max_steps=per_turn, desc=run["name"])
-            run["wall"].append(clock.intervals(args.warmup, 0))
-            run["cpu"].append(clock.intervals(args.warmup, 1))
-
+    measured = time_methods([(name, method, options) for name, method, options, _ in ROWS], base_model,
+                            method_context(base_model, spec, world), examples, collate, train_args,
+                            steps=args.steps, rounds=args.rounds, warmup=args.warmup)
     rows = []
-    for run in runs:
-        wall, cpu = summary(run["wall"], runs[0]["wall"]), summary(run["cpu"], runs[0]["cpu"])
-        ratio = wall["ratio_to_standard"]
-        rows.append({"name": run["name"], "method": run["method"], "options": run["options"],
-                     "resolved_options": {**METHODS[run["method"]].options, **run["options"]},
-                     "timed_steps": sum(len(t) for t in run["wall"]), "wall": wall, "cpu": cpu,
-                     "median_step_seconds": wall["median_step_seconds"], "ratio_to_standard": ratio,
-                     "target_ratio": run["target"],
-                     "meets_target": None if run["target"] is None else ratio <= run["target"]})
+    for row, (_, _, _, target) in zip(measured, ROWS):
+        ratio = row["wall"]["ratio_to_standard"]
+        rows.append({**row, "median_step_seconds": row["wall"]["median_step_seconds"], "ratio_to_standard": ratio,
+                     "target_ratio": target, "meets_target": None if target is None else ratio <= target})
     disk = {task: {"train_pairs": n_train, "train_file_bytes": size, "original_copies": ORIGINAL_COPIES[task],
                    "original_augmented_bytes": size * ORIGINAL_COPIES[task], "ours_bytes": 0}
             for task, size in train_bytes.items()}

@@ -151,3 +151,28 @@ def test_bad_attack_names_and_options(model):
     with pytest.raises(ConfigError, match="option 'target_lang' must be one of the world's languages en, xx; got 'zz'"):
         make_attack("codeswitch", context, "en", {"target_lang": "zz"})
     assert ATTACKS.names() == ["pgd", "synonym", "codeswitch"]
+
+
+def test_smoothed_prediction_records_and_config_errors(model):
+    from xltlib.config import RunConfig
+    from xltlib.robust_eval import evaluate_robustness
+
+    rows = make_examples(30, seed=4)
+    clean = accuracy(predict_labels(model, rows, collate, 16), rows)
+    context = context_for(model, FakeWorld())
+    records = evaluate_robustness(model, TASKS["xnli"], {"en": rows}, collate, 16, attacks={},
+                                  smoothing={"gaussian": {"sigma": 0.0, "n_samples": 1, "certify_n_samples": 20},
+                                             "synonym": {"n_samples": 3}}, context=context, seed=0, max_samples=20)
+    values = {r["metric"]: r["value"] for r in records}
+    # No noise: the vote is the plain prediction (on the first 20 rows), and no radius is certified.
+    assert values["accuracy_smoothed_gaussian"] == accuracy(predict_labels(model, rows[:20], collate, 16), rows[:20])
+    assert values["average_certified_radius_gaussian"] == 0.0
+    assert 0.0 <= values["accuracy_smoothed_synonym"] <= 1.0 and 0 < clean < 1
+    noisy = evaluate_robustness(model, TASKS["xnli"], {"en": rows}, collate, 16, attacks={},
+                                smoothing={"gaussian": {"sigma": 0.01, "certify_n_samples": 50, "alpha": 0.01}},
+                                context=context, seed=0)
+    assert next(r["value"] for r in noisy if r["metric"] == "average_certified_radius_gaussian") > 0
+    with pytest.raises(UnknownNameError, match="unknown smoothing 'laplace'; known smoothings: gaussian, synonym"):
+        RunConfig(smoothing={"laplace": {}})
+    with pytest.raises(ConfigError, match="attack 'synonym': unknown option 'budget'; allowed options: case"):
+        RunConfig(attacks={"synonym": {"budget": 2}})

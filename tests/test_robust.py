@@ -319,6 +319,40 @@ def test_free_at_accumulates_parameter_gradients_once_per_ascent_step(model, bat
     model.zero_grad(set_to_none=True)
 
 
+def test_free_at_default_is_one_pass_that_carries_its_perturbation_to_the_next_batch(model, batch):
+    forward, embeds = hook_inputs(model, batch)
+    passes = []
+
+    def recording(e):
+        passes.append(e.detach().clone())
+        return forward(e)
+
+    def no_backward(loss, **kwargs):
+        raise AssertionError("one pass per batch: nothing is back-propagated inside the hook")
+
+    free = make_free_at(context_for(model), epsilon=0.5)
+    assert free.steps == 1
+    mask = batch["attention_mask"]
+    model.zero_grad(set_to_none=True)
+    free.training_loss(recording, embeds, no_backward, generator(0), mask=mask).backward()  # the loop's backward
+    first = passes[0] - embeds.detach()
+    carried, grad = free._carried.detach().clone(), free._carried.grad.clone()
+    assert torch.allclose(first, carried, atol=1e-6) and grad.abs().sum() > 0
+    # The next batch (here: the same rows, one shorter and fewer) starts one ascent step further.
+    smaller = {k: v[:4, :-1] for k, v in batch.items() if k != "labels"} | {"labels": batch["labels"][:4]}
+    forward2, embeds2 = hook_inputs(model, smaller)
+    passes.clear()
+    free.training_loss(lambda e: (passes.append(e.detach().clone()), forward2(e))[1], embeds2, no_backward,
+                       generator(1), mask=smaller["attention_mask"])
+    ball = free.ball(embeds)
+    step = free.step_size * free.scale(embeds.shape[-1])
+    expected = ball.project(carried + step * ball.ascent(grad))[:4, :-1] * smaller["attention_mask"][..., None]
+    assert torch.allclose(passes[0] - embeds2.detach(), expected, atol=1e-6)
+    lengths = (passes[0] - embeds2.detach()).norm(dim=-1)
+    assert (lengths <= ball.radius * (1 + 1e-5)).all()
+    model.zero_grad(set_to_none=True)
+
+
 # ---------------------------------------------------------------------------------------------------
 # Smoothed prediction and the certified radius
 

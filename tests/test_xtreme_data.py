@@ -227,11 +227,23 @@ PAIRS = [  # google/xtreme's tatoeba.<lang3> and bucc18.<lang> schema
 ]
 
 
-@pytest.mark.parametrize("task", ["tatoeba", "bucc2018"])
-def test_sentence_pairs_load(tmp_path, task):
-    ds = _load(task, _jsonl(tmp_path / "pairs.jsonl", PAIRS))
+def test_sentence_pairs_load(tmp_path):
+    ds = _load("tatoeba", _jsonl(tmp_path / "pairs.jsonl", PAIRS))
     assert ds.column_names == ["source_sentence", "target_sentence"]
     assert ds["target_sentence"][:] == ["I am hungry.", "Where is Tom?"]
+
+
+def test_bucc_rows_are_pairs_or_sentences_without_translation(tmp_path):
+    rows = PAIRS + [{"source_id": "de-9", "source_sentence": "Es regnet.", "target_sentence": None},
+                    {"target_id": "en-9", "source_sentence": None, "target_sentence": "It is late."}]
+    ds = _load("bucc2018", _jsonl(tmp_path / "pairs.jsonl", rows))
+    assert ds.column_names == ["source_id", "source_sentence", "target_id", "target_sentence"]
+    assert ds["source_id"][:] == ["source-1", "source-2", "de-9", None]  # ids from the row when not given
+    assert ds["target_id"][:] == ["target-1", "target-2", None, "en-9"]
+    _raises("bucc2018", _jsonl(tmp_path / "both.jsonl", [dict(PAIRS[0], target_sentence=None, source_sentence=None)]),
+            "row 1", "both 'source_sentence' and 'target_sentence' are empty")
+    repeated = [dict(PAIRS[0], source_id="de-1"), dict(PAIRS[1], source_id="de-1")]
+    _raises("bucc2018", _jsonl(tmp_path / "ids.jsonl", repeated), "row 2", "source_id 'de-1' repeats row 1")
 
 
 def test_empty_target_sentence(tmp_path):

@@ -232,6 +232,25 @@ def _check_word_options(what: str, o: dict) -> None:
     check_choice(what, "case", o["case"], CASES)
 
 
+def _check_file_option(what: str, name: str, value) -> None:
+    if value is not None and not isinstance(value, (str, Path, dict)):
+        raise ConfigError(f"{what}: option {name!r} must be a path or a mapping of language codes to paths, "
+                          f"got {value!r}")
+
+
+def _check_synonym_options(what: str, o: dict) -> None:
+    _check_word_options(what, o)
+    _check_file_option(what, "neighbors", o["neighbors"])
+
+
+def _check_codeswitch_options(what: str, o: dict) -> None:
+    _check_word_options(what, o)
+    _check_file_option(what, "dictionary", o["dictionary"])
+    if o["dictionary"] is None and not isinstance(o["target_lang"], str):
+        raise ConfigError(f"{what}: option 'target_lang' must name the language to switch words into, "
+                          f"got {o['target_lang']!r}")
+
+
 def _for_lang(what: str, name: str, value, lang: str, src_lang: str):
     """A file option is one path (for the source language) or a mapping {lang: path}."""
     if isinstance(value, dict):
@@ -242,22 +261,28 @@ def _for_lang(what: str, name: str, value, lang: str, src_lang: str):
                       f"got {value!r}")
 
 
-def make_synonym(context: MethodContext, lang: str, **options) -> WordSubstitutionAttack | None:
+def synonym_table(context: MethodContext, lang: str, neighbors, sha256: str | None,
+                  what: str) -> dict[str, list[str]] | None:
     """Synonyms of `lang`: the embedded world's synonym sets, or the `neighbors` file (one path: the
     source language, e.g. the English counter-fitted neighbours; or {lang: path}). None when there are no
     synonym sets for `lang`."""
+    if neighbors is not None:
+        path = _for_lang(what, "neighbors", neighbors, lang, context.src_lang)
+        return None if path is None else neighbor_table(context, path, sha256, what)
+    if context.world is not None:
+        return context.world.synonyms(lang)
+    return neighbor_table(context, None, None, what)  # raises: says which option to set
+
+
+def make_synonym(context: MethodContext, lang: str, **options) -> WordSubstitutionAttack | None:
+    """Greedy synonym substitution with the synonyms of `lang` (see `synonym_table`); None when there are
+    none for `lang`."""
     what = "attack 'synonym'"
     o = resolve_options(what, options, SYNONYM_OPTIONS)
-    _check_word_options(what, o)
-    if o["neighbors"] is not None:
-        path = _for_lang(what, "neighbors", o["neighbors"], lang, context.src_lang)
-        if path is None:
-            return None
-        table = neighbor_table(context, path, o["neighbors_sha256"], what)
-    elif context.world is not None:
-        table = context.world.synonyms(lang)
-    else:
-        table = neighbor_table(context, None, None, what)  # raises: says which option to set
+    _check_synonym_options(what, o)
+    table = synonym_table(context, lang, o["neighbors"], o["neighbors_sha256"], what)
+    if table is None:
+        return None
     return WordSubstitutionAttack("synonym", Substitutions(table, o["case"]), tuple(context.text_fields),
                                   max_words=o["max_words"], max_candidates=o["max_candidates"])
 
@@ -278,7 +303,7 @@ def make_codeswitch(context: MethodContext, lang: str, **options) -> WordSubstit
 
     what = "attack 'codeswitch'"
     o = resolve_options(what, options, CODESWITCH_OPTIONS)
-    _check_word_options(what, o)
+    _check_codeswitch_options(what, o)
     target = o["target_lang"]
     if o["dictionary"] is not None:
         path = _for_lang(what, "dictionary", o["dictionary"], lang, context.src_lang)
@@ -303,21 +328,42 @@ def make_codeswitch(context: MethodContext, lang: str, **options) -> WordSubstit
 @dataclass(frozen=True)
 class AttackSpec:
     """`make(context, lang, **options)` builds the attack for test language `lang` (None: it does not
-    apply to that language); `options` are its defaults."""
+    apply to that language); `options` are its defaults; `check(what, resolved_options)` validates them
+    without a model, so a run's config is checked before any training."""
 
     name: str
     make: Callable[..., Attack | None]
     options: dict
+    check: Callable[[str, dict], None]
     description: str = ""
 
 
 ATTACKS: Registry[AttackSpec] = Registry("attack")
-ATTACKS.register("pgd", AttackSpec("pgd", make_pgd, PGD_OPTIONS,
+ATTACKS.register("pgd", AttackSpec("pgd", make_pgd, PGD_OPTIONS, check_ball_options,
                                    "PGD on the gold label's loss in the input-embedding space"))
-ATTACKS.register("synonym", AttackSpec("synonym", make_synonym, SYNONYM_OPTIONS,
+ATTACKS.register("synonym", AttackSpec("synonym", make_synonym, SYNONYM_OPTIONS, _check_synonym_options,
                                        "greedy synonym substitution, at most max_words words"))
 ATTACKS.register("codeswitch", AttackSpec("codeswitch", make_codeswitch, CODESWITCH_OPTIONS,
+                                          _check_codeswitch_options,
                                           "greedy translation of words into target_lang, at most max_words"))
+
+
+def resolve_attacks(attacks: dict) -> dict[str, dict]:
+    """`{attack: {option: value}}` with every attack's defaults filled in and checked: an unknown attack
+    or option, or a bad value, is an error naming it. The resolved options are what a run key hashes."""
+    if not isinstance(attacks, dict):
+        raise ConfigError(f"attacks must map attack names to {{option: value}}, got {attacks!r}")
+    resolved = {}
+    for name, options in attacks.items():
+        spec = ATTACKS[name]
+        if options is None:  # `pgd:` with nothing after it in YAML: the defaults
+            options = {}
+        if not isinstance(options, dict):
+            raise ConfigError(f"attacks[{name!r}] must map option names to values, got {options!r}")
+        what = f"attack {name!r}"
+        resolved[name] = resolve_options(what, options, spec.options)
+        spec.check(what, resolved[name])
+    return resolved
 
 
 def make_attack(name: str, context: MethodContext, lang: str, options: dict | None = None) -> Attack | None:
@@ -332,10 +378,7 @@ def evaluate_attacks(model, spec, tests_by_lang: dict[str, list[dict]], collate,
     word table for a language (e.g. English neighbours, a German test set) is skipped with a warning."""
     if not context.text_fields:
         context = dataclasses.replace(context, text_fields=tuple(spec.text_fields))
-    for name, options in attacks.items():  # fail on a bad name or option before any work
-        if not isinstance(options, dict):
-            raise ConfigError(f"attacks[{name!r}] must map option names to values, got {options!r}")
-        resolve_options(f"attack {name!r}", options, ATTACKS[name].options)
+    attacks = resolve_attacks(attacks)  # fail on a bad name or option before any work
     records = []
     for lang, examples in tests_by_lang.items():
         gold = _gold(examples)

@@ -60,11 +60,12 @@ def _parser() -> argparse.ArgumentParser:
 def cmd_tasks(args) -> int:
     from .tasks import TASKS
     from .world.build import WORLD_TASKS, world_langs_for
+    from .world.xtreme_tasks import XTREME_WORLD_TASKS
 
     for name, spec in TASKS.items():
         print(f"{name}  type={spec.type.value}  group={spec.group.value}  metric={spec.metric}")
         print(f"    real languages ({len(spec.langs)}): {' '.join(spec.langs)}")
-        if name in WORLD_TASKS:
+        if name in WORLD_TASKS + XTREME_WORLD_TASKS:
             print(f"    embedded world: {' '.join(world_langs_for(name))}")
         else:
             print("    embedded world: not generated yet")

@@ -89,7 +89,18 @@ class RunConfig(TrainArgs):
     methods: tuple[str, ...] = ("standard", "scratch")
     seeds: tuple[int, ...] = (1, 2, 3)
     generalized: bool = True  # also evaluate pair tasks with the two sentences in different languages
+    retrieval_layer: int | None = None  # retrieval tasks: hidden layer mean-pooled (None: the one after the middle)
     method_options: dict = field(default_factory=dict)  # {method: {option: value}} over its defaults
+    # Robustness evaluation after the ordinary one (xltlib.robust_eval): test-time attacks, e.g.
+    # {pgd: {epsilon: 0.1}, synonym: {max_words: 2}}, and smoothed prediction, e.g. {gaussian: {sigma: 0.1}};
+    # each adds metrics per test language. Their options are part of the run key.
+    attacks: dict = field(default_factory=dict)  # {attack: {option: value}} over its defaults
+    smoothing: dict = field(default_factory=dict)  # {smoothing: {option: value}} over its defaults
+    max_robustness_samples: int | None = None  # test examples per language attacked / smoothed (None: all)
+    # Per-task settings over the ones above, e.g. {xquad: {learning_rate: 3.0e-5, max_seq_length: 384}}: XTREME
+    # tunes each task family separately (google-research/xtreme scripts/train_<task>.sh). Allowed fields:
+    # TASK_OVERRIDE_FIELDS. A task's runs are keyed by the settings they use, so an override retrains only it.
+    task_overrides: dict = field(default_factory=dict)  # {task: {field: value}}
     # Data and outputs
     data_files: dict = field(default_factory=dict)  # {task: {split: {lang: path}}}, hub schema
     export_predictions: bool = True
@@ -98,6 +109,12 @@ class RunConfig(TrainArgs):
     def _check(self) -> None:
         _check_train_values(self)
         _check_run_values(self)
+
+    def for_task(self, task: str) -> "RunConfig":
+        """The settings `task`'s runs use: this config with `task_overrides[task]` applied (and no overrides
+        left, so applying it twice changes nothing)."""
+        overrides = self.task_overrides.get(task, {})
+        return dataclasses.replace(self, task_overrides={}, **overrides) if self.task_overrides else self
 
 
 def _hints(cls) -> dict:
@@ -156,8 +173,11 @@ def _coerce(name: str, value, hint):
 
 
 def _check_run_values(cfg: RunConfig) -> None:
-    from .models import check_model_name
+    from .attacks import resolve_attacks
     from .methods import METHODS
+    from .models import check_model_name
+    from .robust import resolve_options
+    from .robust_eval import resolve_smoothing
     from .tasks import TASKS
 
     if cfg.world not in ("embedded", "real"):
@@ -172,6 +192,12 @@ def _check_run_values(cfg: RunConfig) -> None:
         METHODS[method]
         if not isinstance(options, dict):
             raise ConfigError(f"method_options[{method!r}] must map option names to values, got {options!r}")
+        resolve_options(f"method_options[{method!r}]", options, METHODS[method].options)
+    resolve_attacks(cfg.attacks)
+    resolve_smoothing(cfg.smoothing)
+    if cfg.max_robustness_samples is not None and cfg.max_robustness_samples < 1:
+        raise ConfigError(f"field 'max_robustness_samples' must be at least 1 (or null: every test example), "
+                          f"got {cfg.max_robustness_samples!r}")
     if not cfg.seeds:
         raise ConfigError("field 'seeds' must list at least one seed")
     check_model_name(cfg.model_name_or_path, cfg.world)
@@ -180,6 +206,7 @@ def _check_run_values(cfg: RunConfig) -> None:
 
         PRESETS[cfg.world_preset]
     _check_data_files(cfg.data_files)
+    _check_task_overrides(cfg)
 
 
 def _check_train_values(cfg: TrainArgs) -> None:
@@ -197,6 +224,26 @@ def _check_train_values(cfg: TrainArgs) -> None:
         raise ConfigError(
             f"field 'mixed_precision' must be one of auto, no, bf16, fp16; got {cfg.mixed_precision!r}"
         )
+
+
+TASK_OVERRIDE_FIELDS = tuple(f.name for f in fields(TrainArgs)) + ("retrieval_layer",)
+
+
+def _check_task_overrides(cfg: RunConfig) -> None:
+    from .tasks import TASKS
+
+    for task, overrides in cfg.task_overrides.items():
+        TASKS[task]  # an unknown task is an error listing the known ones
+        if not isinstance(overrides, dict):
+            raise ConfigError(f"task_overrides[{task!r}] must map field names to values, got {overrides!r}")
+        unknown = [k for k in overrides if k not in TASK_OVERRIDE_FIELDS]
+        if unknown:
+            raise ConfigError(f"task_overrides[{task!r}]: unknown field {unknown[0]!r}; allowed: "
+                              f"{', '.join(sorted(TASK_OVERRIDE_FIELDS))}")
+        try:
+            cfg.for_task(task)  # the same type and value checks as the run's own fields
+        except ConfigError as e:
+            raise ConfigError(f"task_overrides[{task!r}]: {e}") from None
 
 
 def _check_data_files(data_files: dict) -> None:

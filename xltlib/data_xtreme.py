@@ -7,7 +7,8 @@ the 1-based row, as `xltlib.data` does for pair tasks (whose local-file helpers 
 - span QA (xquad, mlqa, tydiqa; lareqa's XQuAD-R): `id`, `question`, `context`, `answers` {text, answer_start},
   every answer checked to sit at its `answer_start` in the context;
 - multiple choice (xcopa; COPA; SIQA, its intermediate task): `premise`, `question`, `choices`, `label`;
-- sentence retrieval (tatoeba, bucc2018): `source_sentence`, `target_sentence`.
+- sentence retrieval (tatoeba, bucc2018): `source_sentence`, `target_sentence`; BUCC adds `source_id`,
+  `target_id`, and a row may hold one side only (a sentence with no translation, null on the other side).
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from .config import SPLITS
 from .data import _check_text_values, _key_path, _load_local, load_checked
 from .errors import ConfigError, DataError
 from .languages import check_languages
+from .paths import project_root
 from .tasks import TaskSpec, TaskType
 
 XTREME_SPLITS = SPLITS + ("intermediate",)  # `intermediate`: the task trained on before `train` (xcopa: SIQA)
@@ -51,7 +53,11 @@ def _local_path(spec: TaskSpec, split: str, lang: str, data_files) -> Path | Non
             raise ConfigError(f"data_files for task {spec.name!r}: unknown split {key!r}; allowed: "
                               f"{', '.join(XTREME_SPLITS)} (pass RunConfig.data_files[{spec.name!r}])")
     path = (data_files.get(split) or {}).get(lang)
-    return Path(path).expanduser() if path else None
+    if not path:
+        return None
+    path = Path(path).expanduser()
+    # Relative to the project, not the working directory (papermill runs kernels inside notebooks/), as in .data.
+    return path if path.is_absolute() else project_root() / path
 
 
 def _load_local_file(spec: TaskSpec, split: str, lang: str, path: Path) -> datasets.Dataset:
@@ -269,6 +275,35 @@ def _multiple_choice(spec: TaskSpec, ds: datasets.Dataset, where: str) -> datase
 
 def _sentence_pairs(spec: TaskSpec, ds: datasets.Dataset, where: str) -> datasets.Dataset:
     _require(ds, ["source_sentence", "target_sentence"], spec, where)
+    if spec.metric == "bucc_f1":
+        return _bucc_sentences(ds, where)
     for name in ("source_sentence", "target_sentence"):
         _check_text_values(_col(ds, name), name, where)
     return ds.select_columns(["source_sentence", "target_sentence"])
+
+
+def _bucc_sentences(ds: datasets.Dataset, where: str) -> datasets.Dataset:
+    """BUCC rows: a gold pair, or (as in BUCC's comparable corpora) a sentence with no translation, its other
+    side null. Ids come from `source_id` / `target_id` when given (unique per side), else from the row."""
+    columns = {name: _col(ds, name) if name in ds.column_names else [None] * len(ds)
+               for name in ("source_id", "source_sentence", "target_id", "target_sentence")}
+    seen: dict[str, dict] = {"source": {}, "target": {}}
+    for row in range(len(ds)):
+        present = [side for side in ("source", "target") if columns[f"{side}_sentence"][row] is not None]
+        if not present:
+            raise DataError(f"{where}: row {row + 1}: both 'source_sentence' and 'target_sentence' are empty")
+        for side in ("source", "target"):
+            text, key = columns[f"{side}_sentence"][row], f"{side}_id"
+            if text is None:
+                columns[key][row] = None
+                continue
+            if not isinstance(text, str) or not text.strip():
+                raise DataError(f"{where}: row {row + 1}: field '{side}_sentence' is not text: {text!r}")
+            sid = columns[key][row]
+            sid = f"{side}-{row + 1}" if sid is None else str(sid)
+            if sid in seen[side]:
+                raise DataError(f"{where}: row {row + 1}: {key} {sid!r} repeats row {seen[side][sid]}")
+            seen[side][sid] = row + 1
+            columns[key][row] = sid
+    return datasets.Dataset.from_dict(columns, features=datasets.Features(
+        {name: datasets.Value("string") for name in columns}))

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .attacks import resolve_attacks
 from .config import RunConfig, TrainArgs
 from .data import load_split, task_langs
 from .evaluate import evaluate_task, export_predictions, predict_labels
@@ -22,7 +23,9 @@ from .methods import METHODS, MethodContext
 from .metrics import METRICS
 from .models import load_model, load_tokenizer, resolve_model_path
 from .quiet import quiet_libraries
+from .robust_eval import evaluate_robustness, resolve_smoothing
 from .results import atomic_write_json
+from .task_types import load_xtreme_data, run_xtreme_task, write_gold
 from .tasks import TASKS, TaskSpec
 from .train import train
 
@@ -56,6 +59,8 @@ def load_task_data(cfg: RunConfig, task: str, world=None) -> TaskData:
     spec = TASKS[task]
     files = task_data_files(cfg, task, world)
     langs = task_langs(spec, world.langs_for(task) if world else None, cfg.eval_langs)
+    if not spec.is_pair:  # the other task types load their own splits (xltlib.task_types)
+        return load_xtreme_data(cfg, spec, files, langs)
     return TaskData(
         spec,
         load_split(spec, "train", spec.src_lang, files, cfg.max_train_samples).to_list(),
@@ -80,6 +85,11 @@ def run_key(cfg: RunConfig, task: str, method: str, seed: int, model_path: str, 
             "model": model_path, "world": world.directory.name if world else None,
             "data_files": cfg.data_files.get(task), "eval_langs": cfg.eval_langs,
             "generalized": cfg.generalized, "method_options": method_options(cfg, method)}
+    if cfg.retrieval_layer is not None:  # only when set, as below: it decides retrieval scores
+        blob["retrieval_layer"] = cfg.retrieval_layer
+    if cfg.attacks or cfg.smoothing:  # only when set, so the keys of runs without them stay as they were
+        blob["robustness"] = {"attacks": resolve_attacks(cfg.attacks), "smoothing": resolve_smoothing(cfg.smoothing),
+                              "max_samples": cfg.max_robustness_samples}
     return hashlib.sha256(json.dumps(blob, sort_keys=True, default=str).encode()).hexdigest()[:10]
 
 
@@ -91,7 +101,11 @@ def fine_tune_and_evaluate(cfg: RunConfig, data: TaskData, method: str, seed: in
         return json.loads(done.read_text())
     spec, method_spec = data.spec, METHODS[method]
     model = load_model(model_path, spec, method_spec.init, seed)
-    perturbation = method_spec.make_perturbation(method_context(model, spec, world), **method_options(cfg, method))
+    context = method_context(model, spec, world)  # before fine-tuning: the same relative budgets for every method
+    perturbation = method_spec.make_perturbation(context, **method_options(cfg, method))
+    if not spec.is_pair:  # tagging, span QA, multiple choice, retrieval: xltlib.task_types
+        return run_xtreme_task(cfg, data, model, tokenizer, perturbation, method, seed, work_dir,
+                               predictions_dir / method / f"seed{seed}" if predictions_dir else None, train)
     collate = make_collate(tokenizer, spec, cfg)
     metric = METRICS[spec.metric]
     dev_labels = [e["label"] for e in data.dev]
@@ -103,6 +117,9 @@ def fine_tune_and_evaluate(cfg: RunConfig, data: TaskData, method: str, seed: in
                    checkpoint_dir=work_dir / "checkpoint", desc=f"{spec.name} {method} seed {seed}")
     records, predictions = evaluate_task(model, spec, data.tests, collate, cfg.per_device_eval_batch_size,
                                          generalized=cfg.generalized, perturbation=perturbation, seed=seed)
+    records += evaluate_robustness(model, spec, data.tests, collate, cfg.per_device_eval_batch_size,
+                                   attacks=cfg.attacks, smoothing=cfg.smoothing, context=context, seed=seed,
+                                   max_samples=cfg.max_robustness_samples)
     records.append({"lang": spec.src_lang, "split": "validation", "metric": spec.metric,
                     "value": result.best_dev_score})
     records = [{"task": spec.name, "method": method, "seed": seed, **r} for r in records]
@@ -126,12 +143,15 @@ def run_experiment(cfg: RunConfig, run_dir: str | Path) -> pd.DataFrame:
     tokenizer = load_tokenizer(model_path)
     records = []
     for task in cfg.tasks:
-        data = load_task_data(cfg, task, world)
+        task_cfg = cfg.for_task(task)  # the run's settings with this task's overrides
+        data = load_task_data(task_cfg, task, world)
+        if cfg.export_predictions:  # gold in the same layout, so `xlt score` can score the predictions
+            write_gold(data.spec, data.tests, run_dir / "labels")
         for method in cfg.methods:
             for seed in cfg.seeds:
-                key = run_key(cfg, task, method, seed, model_path, world)
+                key = run_key(task_cfg, task, method, seed, model_path, world)
                 records += fine_tune_and_evaluate(
-                    cfg, data, method, seed, model_path, tokenizer,
+                    task_cfg, data, method, seed, model_path, tokenizer,
                     run_dir / "work" / f"{task}-{method}-seed{seed}-{key}",
                     run_dir / "predictions" if cfg.export_predictions else None, world)
     columns = ["task", "lang", "method", "seed", "split", "metric", "value"]

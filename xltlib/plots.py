@@ -75,3 +75,63 @@ def by_distance(summary: pd.DataFrame, rungs: dict[str, int], split: str = "test
            title="zero-shot score against language distance", xticks=sorted(set(rungs.values())), ylim=(0, 1))
     ax.legend(fontsize="small")
     return ax
+
+
+def gain_by_distance(gain_summary: pd.DataFrame, rungs: dict[str, int], split: str = "test", ax=None):
+    """Paired gain over the baseline (method names `"<method>-<baseline>"`, from `compare.gain_summary`)
+    against the language's rung, one line per task and method, with the 95% interval of the gain."""
+    data = gain_summary[(gain_summary.split == split) & gain_summary.lang.isin(rungs)].copy()
+    data["rung"] = data.lang.map(rungs)
+    ax = ax or plt.subplots(figsize=(6.5, 3.8))[1]
+    for (task, method), rows in data.groupby(["task", "method"], sort=True):
+        rows = rows.groupby("rung", as_index=False).agg(mean=("mean", "mean"), ci_low=("ci_low", "mean"),
+                                                       ci_high=("ci_high", "mean"))
+        ax.errorbar(rows.rung, 100 * rows["mean"], capsize=3, marker="o", label=f"{task} / {method}",
+                    yerr=100 * np.nan_to_num([rows["mean"] - rows.ci_low, rows.ci_high - rows["mean"]]))
+    ax.axhline(0, color="grey", linewidth=1)
+    ax.set(xlabel="rung on the ladder (distance from English)", ylabel="gain over standard (points)",
+           title="gain against language distance (95% CI over seeds)", xticks=sorted(set(rungs.values())))
+    ax.legend(fontsize="x-small", ncol=2)
+    return ax
+
+
+def task_language_heatmap(summary: pd.DataFrame, method: str, tasks=None, langs=None, split: str = "test",
+                          ax=None, **heatmap_kwargs):
+    """Rows: tasks; columns: languages; cells: each task's mean score over seeds in points (summary rows of
+    one metric per task, e.g. `xtreme_report.headline_records`). A language a task is not tested on is blank."""
+    data = summary[(summary.method == method) & (summary.split == split)]
+    tasks = list(tasks or dict.fromkeys(data.task))
+    langs = list(langs or dict.fromkeys(data.lang))
+    duplicated = data[data.duplicated(["task", "lang"])]
+    if not duplicated.empty:
+        row = duplicated.iloc[0]
+        raise ValueError(f"task_language_heatmap: task {row.task!r} has several metrics for {row.lang!r}; "
+                         "keep one metric per task (xtreme_report.headline_records)")
+    grid = 100 * data.pivot(index="task", columns="lang", values="mean").reindex(index=tasks, columns=langs)
+    ax = ax or plt.subplots(figsize=(0.8 * len(langs) + 2.5, 0.5 * len(tasks) + 1.5))[1]
+    options = dict(annot=True, fmt=".0f", cmap="viridis", vmin=0, vmax=100, cbar_kws={"label": "score (points)"})
+    options.update(heatmap_kwargs)
+    sns.heatmap(grid, ax=ax, **options)
+    ax.set(title=f"{method}: {split} score per task and language (mean over seeds)", xlabel="language",
+           ylabel="task")
+    return ax
+
+
+def by_distance_per_family(summary: pd.DataFrame, rungs: dict[str, int], family_of, methods=None,
+                           split: str = "test", tasks=None, ncols: int = 3):
+    """One panel per task family (`family_of(task)`, e.g. `xtreme_report.task_family`), in the order of `tasks`
+    if given: each task's score against its languages' rung, one line per task and method, with 95% intervals
+    over seeds."""
+    data = summary[summary.split == split]
+    families = list(dict.fromkeys(family_of(task) for task in (tasks or data.task) if task in set(data.task)))
+    ncols = min(ncols, len(families))
+    nrows = -(-len(families) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.8 * ncols, 3.6 * nrows + 0.4), squeeze=False)
+    for ax, family in zip(axes.flat, families):
+        by_distance(data[data.task.map(family_of) == family], rungs, split=split, methods=methods, ax=ax)
+        ax.set(title=family.replace("_", " "), ylabel="score")
+    for ax in list(axes.flat)[len(families):]:
+        fig.delaxes(ax)
+    fig.suptitle("zero-shot score against distance from English (95% CI over seeds)")
+    fig.tight_layout()
+    return fig

@@ -1,6 +1,7 @@
 """Robust training for zero-shot cross-lingual transfer (Huang, Ahmad, Peng & Chang, EMNLP 2021) as hooks of
 the one training loop: adversarial training in the input-embedding space (`at`: PGD, Madry et al. 2018;
-`free_at`: its cheaper FreeLB form, Zhu et al. 2020), randomized smoothing with random perturbations
+`free_at`: "free" adversarial training at about the cost of a clean step, Shafahi et al. 2019, or with
+several passes its FreeLB form, Zhu et al. 2020), randomized smoothing with random perturbations
 (`rs_rp`) or with synonym substitution done on the fly (`rs_da`), and the certified L2 radius of a
 Gaussian-smoothed classifier (Cohen, Rosenfeld & Kolter, ICML 2019).
 """
@@ -31,7 +32,8 @@ def resolve_options(what: str, options: dict, defaults: dict) -> dict:
     """`options` over `defaults`; `what` names the method or attack in the error, e.g. "method 'at'"."""
     unknown = sorted(set(options) - set(defaults))
     if unknown:
-        raise ConfigError(f"{what}: unknown option {unknown[0]!r}; allowed options: {', '.join(sorted(defaults))}")
+        allowed = ", ".join(sorted(defaults)) or "none (it takes no options)"
+        raise ConfigError(f"{what}: unknown option {unknown[0]!r}; allowed options: {allowed}")
     return {**defaults, **options}
 
 
@@ -189,35 +191,56 @@ def make_at(context: MethodContext, **options) -> EmbeddingAdversary:
 
 
 # ---------------------------------------------------------------------------------------------------
-# free_at: FreeLB (Zhu et al., ICLR 2020): the ascent passes' parameter gradients are kept, not wasted.
+# free_at: "free" adversarial training (Shafahi et al., NeurIPS 2019) and, with more passes, FreeLB (Zhu et
+# al., ICLR 2020): the passes that find the perturbation also train the parameters.
 
-FREE_AT_OPTIONS = {"epsilon": 0.1, "norm": "l2", "steps": 2, "step_size": None, "relative": True,
+FREE_AT_OPTIONS = {"epsilon": 0.1, "norm": "l2", "steps": 1, "step_size": None, "relative": True,
                    "random_start": True}
 
 
 class FreeAdversary(EmbeddingAdversary):
-    """K = `steps` forward-backward passes at delta_0 (a random start), delta_1, ..., delta_{K-1}; each
-    pass back-propagates loss_k / K into the parameters *and* gives the gradient for the next ascent
-    step, so the parameter gradient is the mean over the K points and a step costs about K clean steps
-    (PGD-K adversarial training costs about K + 2). No separate clean term.
+    """K = `steps` forward-backward passes per batch, each back-propagating loss_k / K into the parameters
+    and giving the input gradient for the next ascent step; the perturbation delta is carried over from one
+    batch to the next, so the ascent continues across batches instead of restarting.
 
-    The trade-off is in K: K = 1 makes no ascent step at all (it trains at a random point of the ball,
-    i.e. `rs_rp` with uniform noise, or at the clean point without `random_start`), and costs a clean
-    step; K = 2 (the default) is the cheapest setting that is adversarial, with one ascent step, at
-    1.6-1.9 clean steps (benchmarks/robust_step_cost.py). No per-batch adversarial method gets near one
-    clean step: the ascent direction needs a backward pass before the pass that trains on it."""
+    K = 1 (the default) is free adversarial training (Shafahi et al. 2019) with one replay: a step is one
+    forward and one backward pass, about the cost of a clean step. The batch trains at delta_t; the same
+    backward's gradient with respect to delta_t gives delta_{t+1} = project(delta_t + step * ascent) for the
+    next batch. Since that batch holds other sentences, the carried delta is a per-position perturbation
+    that keeps ascending the loss over the data (a universal-perturbation flavour), plus its random start.
+    K >= 2 is FreeLB: K points delta_0..delta_{K-1} on the same batch, parameter gradient the mean over
+    them, about K clean steps; PGD-K adversarial training (`at`) costs about K + 2.
+
+    The carried delta is shaped like the batch [batch, sequence, hidden]. Batches differ in size and padded
+    length (dynamic padding), so the overlapping block is kept and new positions get a fresh random start
+    (zero without `random_start`); padding positions are zero. It is not part of a checkpoint: a resumed
+    run restarts it from a random start."""
 
     def __init__(self, **options):
         super().__init__(**options, adv_weight=1.0)
-        if options["step_size"] is None:  # K passes make K - 1 ascent steps
+        if options["step_size"] is None:  # about 1.5 radii spread over the ascent steps (at least one)
             self.step_size = 1.5 * self.epsilon / max(1, self.steps - 1)
+        self._carried: torch.Tensor | None = None  # the last pass's delta, with .grad after the loop's backward
+
+    def _start(self, embeds: torch.Tensor, ball: Ball, step: float, generator: torch.Generator) -> torch.Tensor:
+        """The carried delta, advanced by one ascent step along its last gradient and fitted to this batch."""
+        base = embeds.detach()
+        fresh = ball.sample(base, generator) if self.random_start else torch.zeros_like(base)
+        previous = self._carried
+        if previous is None or previous.shape[-1] != base.shape[-1]:
+            return fresh
+        moved = previous.detach()
+        if previous.grad is not None:
+            moved = ball.project(moved + step * ball.ascent(previous.grad))
+        b, s = min(moved.shape[0], base.shape[0]), min(moved.shape[1], base.shape[1])
+        fresh[:b, :s] = moved[:b, :s].to(fresh.dtype)
+        return fresh
 
     def training_loss(self, forward: Forward, embeds, backward, generator, mask=None):
         k = self.steps
         ball, step = self.ball(embeds), self.step_size * self.scale(embeds.shape[-1])
         keep = real_tokens(mask, embeds)
-        delta = _masked(ball.sample(embeds.detach(), generator) if self.random_start
-                        else torch.zeros_like(embeds.detach()), keep)
+        delta = _masked(self._start(embeds, ball, step, generator), keep)
         earlier = torch.zeros((), device=embeds.device)
         for _ in range(k - 1):
             delta.requires_grad_(True)
@@ -226,7 +249,10 @@ class FreeAdversary(EmbeddingAdversary):
             backward(loss / k, retain_graph=True)
             earlier = earlier + loss.detach()
             delta = _masked(ball.project(delta.detach() + step * ball.ascent(delta.grad)), keep)
-        last = forward(embeds + delta.detach()).loss
+        # The last point is a leaf that requires grad: the loop's own backward fills its .grad, which the
+        # next batch's first ascent step uses. Parameter gradients are not affected by it.
+        self._carried = delta.detach().requires_grad_(True)
+        last = forward(embeds + self._carried).loss
         # The loop back-propagates last / K (its gradient); the value reported is the mean of all K losses.
         return last / k + (earlier / k).detach()
 
@@ -488,7 +514,8 @@ METHODS.register("at", MethodSpec(
     description="adversarial training: PGD in the input-embedding space (Huang et al. 2021 AT)"))
 METHODS.register("free_at", MethodSpec(
     "free_at", InitFrom.PRETRAINED_ENCODER, make_free_at, options=FREE_AT_OPTIONS,
-    description="FreeLB adversarial training: ascent passes' parameter gradients accumulated"))
+    description="free adversarial training: one pass per batch, the perturbation carried across batches "
+                "(steps >= 2: FreeLB)"))
 METHODS.register("rs_rp", MethodSpec(
     "rs_rp", InitFrom.PRETRAINED_ENCODER, make_rs_rp, options=RS_RP_OPTIONS,
     description="randomized smoothing with random perturbations of the input embeddings (RS-RP)"))

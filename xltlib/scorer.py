@@ -327,6 +327,22 @@ def score_submission(predictions_dir, labels_dir, xtreme_version: str = "xtreme"
     }
 
 
+def score_tasks(predictions_dir, labels_dir, task_langs: dict, xtreme_version: str = "xtreme-r") -> dict:
+    """Score the given tasks on the given languages (e.g. the embedded world's), grouped by `xtreme_version`'s
+    groups restricted to the tasks given: each group the mean of its tasks here, overall the mean over groups."""
+    if xtreme_version not in BENCHMARKS:
+        raise ConfigError(f"unknown XTREME version {xtreme_version!r}; allowed: {', '.join(VERSIONS)}")
+    tasks = {task: score_task(Path(predictions_dir), Path(labels_dir), task, langs)
+             for task, langs in task_langs.items()}
+    groups = {}
+    for group, members in BENCHMARKS[xtreme_version]["groups"].items():
+        present = [t for t in members if t in tasks]
+        if present:
+            groups[TaskGroup(group).value] = sum(tasks[t]["avg_metric"] for t in present) / len(present)
+    return {"xtreme_version": xtreme_version, "group_mean": sum(groups.values()) / len(groups) if groups else None,
+            "groups": groups, "tasks": tasks}
+
+
 # -- writing predictions in the layout ----------------------------------------------------------------
 
 

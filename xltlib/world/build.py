@@ -23,9 +23,10 @@ from .grammar import (ADJECTIVE_DIMENSIONS, CASE_PARTICLES, FUNCTION_WORDS, LADD
                       NAMES, NUMBERS, PREPOSITIONS, VERB_DIMENSIONS, FrameSampler, LanguageDef,
                       build_semantics, render, render_english_order, translation_table)
 from .pairs import XNLI_LABELS, nli_pair, paraphrase_pair
+from .xtreme_tasks import XTREME_WORLD_TASKS, task_files, world_task_langs, write_xtreme_task_files
 from .presets import PRESETS, WorldPreset
 
-GENERATOR_VERSION = 8  # bump when a change to the generator changes the world it builds
+GENERATOR_VERSION = 11  # bump when a change to the generator changes the world it builds
 WORLD_TASKS = ("xnli", "pawsx")
 _SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 _NOT_SWITCHED = set(FUNCTION_WORDS + CASE_PARTICLES + PREPOSITIONS + NAMES + NUMBERS)
@@ -50,13 +51,15 @@ class World:
         return self.preset.langs
 
     def langs_for(self, task: str) -> tuple[str, ...]:
-        return self.langs
+        return world_task_langs(task, self.langs)
 
     def language(self, code: str) -> LanguageDef:
         return LADDER_BY_CODE[code]
 
     def data_files(self, task: str) -> dict[str, dict[str, str]]:
         """`{split: {lang: path}}` in the hub schema, as a user would give `data_files`."""
+        if task in XTREME_WORLD_TASKS:
+            return task_files(task, self.directory, self.langs)
         root = self.directory / "tasks" / task
         return {
             "train": {"en": str(root / "train-en.jsonl")},
@@ -111,7 +114,7 @@ class World:
 
 def world_langs_for(task: str, preset: str = "default") -> tuple[str, ...]:
     """The embedded world's languages for `task` without building the world."""
-    return PRESETS[preset].langs
+    return world_task_langs(task, PRESETS[preset].langs)
 
 
 def get_world(preset: str | WorldPreset = "default", rebuild: bool = False) -> World:
@@ -135,6 +138,13 @@ def _code_switched(frame, lang: LanguageDef, table: dict, rng: random.Random, ra
     words and shared subwords that tie languages together in real multilingual pretraining data."""
     return " ".join(w if (w not in _NOT_SWITCHED and rng.random() < rate) else table[w]
                     for w in render_english_order(frame, lang))
+
+
+def _with_words_of(frame, other: LanguageDef, other_table: dict, rng: random.Random, rate: float) -> str:
+    """An English sentence with some content words in `other`: code-switching goes both ways in real text,
+    so a word of either language is seen in the other's contexts."""
+    return " ".join(other_table[w] if (w not in _NOT_SWITCHED and w in other_table and rng.random() < rate)
+                    else w for w in render_english_order(frame, LADDER_BY_CODE["en"]))
 
 
 def _glossed(frame, lang: LanguageDef, table: dict, rng: random.Random, rate: float) -> str:
@@ -165,6 +175,12 @@ def _restatement(rng: random.Random, first):
     return second
 
 
+def _shares_frames(preset: WorldPreset, index: int) -> bool:
+    """Whether document `index` renders the same two frames in every language (a per-index draw, the
+    same for all languages)."""
+    return random.Random(f"shared|{preset.seed}|{index}").random() < preset.shared_frame_share
+
+
 def pretraining_corpus(preset: WorldPreset) -> tuple[list[dict], dict[str, int]]:
     """Two-sentence documents per language (comparable, not parallel: each draws its own frames)."""
     sampler = FrameSampler(build_semantics(preset.seed))
@@ -176,8 +192,10 @@ def pretraining_corpus(preset: WorldPreset) -> tuple[list[dict], dict[str, int]]
         rng = random.Random(f"corpus|{preset.seed}|{code}")
         n = int(preset.pretrain_docs * (preset.low_resource_share if lang.low_resource else 1.0))
         counts[code] = n
-        for _ in range(n):
-            first = sampler.frame(rng)
+        for i in range(n):
+            shared = _shares_frames(preset, i)
+            frame_rng = random.Random(f"frames|{preset.seed}|{i}") if shared else rng
+            first = sampler.frame(frame_rng)
             if not lang.is_source and rng.random() < preset.parallel_share:
                 english = render(first, LADDER_BY_CODE["en"], tables_en)
                 pair = [english, render(first, lang, table)]
@@ -185,13 +203,17 @@ def pretraining_corpus(preset: WorldPreset) -> tuple[list[dict], dict[str, int]]
                 docs.append({"text": pair[0], "text_pair": pair[1], "lang": code, "parallel": True})
                 continue
             sentences = []
-            follow = (_restatement(rng, first) if rng.random() < preset.restate_share
-                      else _continuation(sampler, rng, first))
+            follow = (_restatement(frame_rng, first) if frame_rng.random() < preset.restate_share
+                      else _continuation(sampler, frame_rng, first))
             for frame in (first, follow):
                 if not lang.is_source and rng.random() < lang.gloss_share:
                     sentences.append(_glossed(frame, lang, table, rng, preset.gloss_rate))
                 elif not lang.is_source and rng.random() < preset.code_switch_share:
                     sentences.append(_code_switched(frame, lang, table, rng, preset.code_switch_rate))
+                elif lang.is_source and rng.random() < preset.source_code_switch_share:
+                    other = LADDER_BY_CODE[rng.choice([c for c in preset.langs if c != code])]
+                    sentences.append(_with_words_of(frame, other, translation_table(other, preset.seed), rng,
+                                                    preset.code_switch_rate))
                 else:
                     sentences.append(render(frame, lang, table))
             docs.append({"text": sentences[0], "text_pair": sentences[1], "lang": code, "parallel": False})
@@ -342,6 +364,7 @@ def _build(preset: WorldPreset, directory: Path) -> None:
     tokenizer = train_tokenizer(docs, tmp / "encoder")
     final_loss = pretrain_encoder(preset, docs, tokenizer, tmp / "encoder")
     write_task_files(preset, tmp)
+    write_xtreme_task_files(preset, tmp)
     alignment = alignment_probe(preset, tmp)
     manifest = {"preset": asdict(preset), "fingerprint": fingerprint(preset), "version": GENERATOR_VERSION,
                 "vocab_size": len(tokenizer), "pretrain_docs": counts, "mlm_final_loss": final_loss,

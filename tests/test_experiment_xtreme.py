@@ -1,0 +1,167 @@
+"""run_experiment for every task type beyond sentence pairs, on the real path (small files in the hub schemas, a
+locally built tiny model) and on the tiny embedded world; the exported submission folder, scored by `xlt score`'s
+scorer, gives the numbers recorded in the run."""
+import json
+from pathlib import Path
+
+import pytest
+
+from xltlib.config import RunConfig
+from xltlib.errors import ConfigError
+from xltlib.experiment import run_experiment
+from xltlib.scorer import FORMATS, score_task, score_tasks
+
+COLUMNS = ["task", "lang", "method", "seed", "split", "metric", "value"]
+# The scorer's metric (x100) for the number a run records under the task's metric name.
+SCORER_METRIC = {"udpos": "f1", "panx": "f1", "xcopa": "accuracy", "tatoeba": "accuracy", "bucc2018": "f1"}
+
+
+def _jsonl(path: Path, rows) -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return str(path)
+
+
+SENTENCES = {
+    "en": ["The cat sleeps on the sofa .", "A man reads a book in the park .", "She drinks coffee every morning .",
+           "The children play football after school ."],
+    "de": ["Die Katze schläft auf dem Sofa .", "Ein Mann liest ein Buch im Park .", "Sie trinkt jeden Morgen Kaffee .",
+           "Die Kinder spielen nach der Schule Fußball ."],
+}
+POS = {"en": [["DET", "NOUN", "VERB", "ADP", "DET", "NOUN", "PUNCT"],
+              ["DET", "NOUN", "VERB", "DET", "NOUN", "ADP", "DET", "NOUN", "PUNCT"],
+              ["PRON", "VERB", "NOUN", "DET", "NOUN", "PUNCT"],
+              ["DET", "NOUN", "VERB", "NOUN", "ADP", "NOUN", "PUNCT"]],
+       "de": [["DET", "NOUN", "VERB", "ADP", "DET", "NOUN", "PUNCT"],
+              ["DET", "NOUN", "VERB", "DET", "NOUN", "ADP", "NOUN", "PUNCT"],
+              ["PRON", "VERB", "DET", "NOUN", "NOUN", "PUNCT"],
+              ["DET", "NOUN", "VERB", "ADP", "DET", "NOUN", "NOUN", "PUNCT"]]}
+
+
+def _ner(tags):
+    return ["B-LOC" if t == "NOUN" and i == len(tags) - 2 else "O" for i, t in enumerate(tags)]
+
+
+def _qa(lang):
+    context = " ".join(SENTENCES[lang])
+    rows = []
+    for i, sentence in enumerate(SENTENCES[lang]):
+        answer = sentence.split()[1]
+        start = context.index(sentence) + sentence.index(answer)
+        rows.append({"id": f"q{i}", "title": "t", "context": context, "question": sentence.replace(answer, "?"),
+                     "answers": {"text": [answer], "answer_start": [start]}})
+    return rows
+
+
+def _copa(lang):
+    s = SENTENCES[lang]
+    return [{"premise": s[i], "choice1": s[(i + 1) % 4], "choice2": s[(i + 2) % 4], "question": ("cause", "effect")[i % 2],
+             "label": i % 2, "idx": i} for i in range(4)]
+
+
+def real_files(root: Path) -> dict:
+    """{task: {split: {lang: path}}} in the hub schemas, English training splits and small test sets."""
+    tags = {lang: [{"tokens": s.split(), "pos_tags": p} for s, p in zip(SENTENCES[lang], POS[lang])]
+            for lang in SENTENCES}
+    ner = {lang: [{"tokens": r["tokens"], "ner_tags": _ner(r["pos_tags"])} for r in rows] for lang, rows in tags.items()}
+    siqa = [{"context": s, "question": "What happens next?", "answerA": s, "answerB": "No.", "answerC": "Yes.",
+             "label": "1"} for s in SENTENCES["en"]]
+    pairs = [{"source_sentence": d, "target_sentence": e, "source_lang": "deu", "target_lang": "eng"}
+             for d, e in zip(SENTENCES["de"], SENTENCES["en"])]
+    bucc = [dict(p, source_id=f"de-{i}", target_id=f"en-{i}") for i, p in enumerate(pairs[:2])]
+    bucc += [{"source_id": "de-8", "source_sentence": SENTENCES["de"][2], "target_sentence": None},
+             {"target_id": "en-9", "source_sentence": None, "target_sentence": SENTENCES["en"][3]}]
+    out = {}
+    for task, by_lang in (("udpos", tags), ("panx", ner), ("xquad", {l: _qa(l) for l in SENTENCES})):
+        train = [dict(r, id=f"{r['id']}-{k}") if task == "xquad" else r for k in range(4) for r in by_lang["en"]]
+        out[task] = {"train": {"en": _jsonl(root / task / "train-en.jsonl", train)},
+                     "validation": {"en": _jsonl(root / task / "dev-en.jsonl", by_lang["en"])},
+                     "test": {l: _jsonl(root / task / f"test-{l}.jsonl", rows) for l, rows in by_lang.items()}}
+    out["xcopa"] = {"intermediate": {"en": _jsonl(root / "siqa.jsonl", siqa)},
+                    "train": {"en": _jsonl(root / "copa-train.jsonl", _copa("en") * 2)},
+                    "validation": {"en": _jsonl(root / "copa-dev.jsonl", _copa("en"))},
+                    "test": {"et": _jsonl(root / "xcopa-et.jsonl", _copa("de"))}}
+    out["tatoeba"] = {"test": {"de": _jsonl(root / "tatoeba-de.jsonl", pairs)}}
+    out["bucc2018"] = {"validation": {"de": _jsonl(root / "bucc-dev.jsonl", bucc)},
+                       "test": {"de": _jsonl(root / "bucc-test.jsonl", bucc)}}
+    return out
+
+
+EVAL_LANGS = {"udpos": ["en", "de"], "panx": ["en", "de"], "xquad": ["en", "de"], "xcopa": ["et"], "tatoeba": ["de"],
+              "bucc2018": ["de"]}
+
+
+def assert_scorer_agrees(records, run_dir: Path, task_langs: dict, method: str, seed: int) -> None:
+    predictions = run_dir / "predictions" / method / f"seed{seed}"
+    for task, langs in task_langs.items():
+        scored = score_task(predictions, run_dir / "labels", task, langs)
+        rows = records[(records.task == task) & (records.method == method) & (records.split == "test")]
+        for lang in langs:
+            recorded = rows[rows.lang == lang].set_index("metric").value
+            if task == "xquad":
+                assert scored["exact_match"][lang] == pytest.approx(100 * recorded["exact_match"], abs=1e-9)
+                assert scored["f1"][lang] == pytest.approx(100 * recorded["f1"], abs=1e-9)
+            else:
+                assert scored[SCORER_METRIC[task]][lang] == pytest.approx(100 * recorded.iloc[0], abs=1e-9), (task, lang)
+        assert scored["avg_metric"] == pytest.approx(
+            100 * rows[rows.metric == rows.metric.iloc[-1]].value.mean(), abs=1e-9)  # task score over languages
+
+
+@pytest.mark.parametrize("task", sorted(EVAL_LANGS))
+def test_real_path_runs_every_task_type_and_the_scorer_agrees(task, tiny_model_dir, tmp_path):
+    files = real_files(tmp_path / "data")
+    cfg = RunConfig(world="real", tasks=[task], model_name_or_path=str(tiny_model_dir), methods=["standard"],
+                    seeds=[1], eval_langs=EVAL_LANGS[task], data_files={task: files[task]}, num_train_epochs=1.0,
+                    per_device_train_batch_size=4, per_device_eval_batch_size=4, learning_rate=1e-3,
+                    max_seq_length=32)  # QA contexts are longer: cut into windows with a stride
+    records = run_experiment(cfg, tmp_path / "run")
+    assert list(records.columns) == COLUMNS
+    test = records[records.split == "test"]
+    assert sorted(set(test.lang)) == sorted(EVAL_LANGS[task]) and test.value.between(0, 1).all()
+    if task == "xquad":
+        assert set(test.metric) == {"exact_match", "f1", "squad"}
+    dev = records[records.split == "validation"]
+    assert len(dev) == (0 if task in ("tatoeba", "bucc2018") else 1)  # retrieval is not fine-tuned
+    suffix = FORMATS[task][0]
+    for lang in EVAL_LANGS[task]:
+        assert (tmp_path / "run/predictions/standard/seed1" / task / f"test-{lang}.{suffix}").is_file()
+    assert_scorer_agrees(records, tmp_path / "run", {task: EVAL_LANGS[task]}, "standard", 1)
+
+
+def test_robust_methods_are_refused_outside_pair_tasks(tiny_model_dir, tmp_path):
+    files = real_files(tmp_path / "data")
+    cfg = RunConfig(world="real", tasks=["udpos"], model_name_or_path=str(tiny_model_dir), methods=["rs_rp"],
+                    seeds=[1], eval_langs=["en"], data_files={"udpos": files["udpos"]}, num_train_epochs=1.0)
+    with pytest.raises(ConfigError, match="'rs_rp' is implemented for pair classification"):
+        run_experiment(cfg, tmp_path / "run")
+
+
+@pytest.fixture(scope="module")
+def tiny_world_cache(tmp_path_factory):
+    import os
+
+    os.environ["XLT_WORLD_CACHE"] = str(tmp_path_factory.mktemp("worlds"))
+    try:
+        yield
+    finally:
+        del os.environ["XLT_WORLD_CACHE"]
+
+
+def test_embedded_world_runs_every_task_and_the_scorer_agrees(tiny_world_cache, tmp_path):
+    from xltlib.world.build import get_world
+    from xltlib.world.xtreme_tasks import XTREME_WORLD_TASKS
+
+    cfg = RunConfig(world_preset="tiny", tasks=list(XTREME_WORLD_TASKS), methods=["standard", "scratch"], seeds=[1],
+                    num_train_epochs=1.0, learning_rate=1e-3, max_seq_length=64, max_train_samples=96,
+                    max_eval_samples=48)
+    records = run_experiment(cfg, tmp_path / "run")
+    world = get_world("tiny")
+    task_langs = {task: world.langs_for(task) for task in XTREME_WORLD_TASKS}
+    for task, langs in task_langs.items():
+        got = records[(records.task == task) & (records.split == "test")]
+        assert set(got.lang) == set(langs) and set(got.method) == {"standard", "scratch"}
+    for method in ("standard", "scratch"):
+        assert_scorer_agrees(records, tmp_path / "run", task_langs, method, 1)
+    scores = score_tasks(tmp_path / "run/predictions/standard/seed1", tmp_path / "run/labels", task_langs)
+    assert set(scores["groups"]) == {"classification", "structured_prediction", "qa", "retrieval"}
+    assert 0 <= scores["group_mean"] <= 100

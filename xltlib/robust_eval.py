@@ -1,0 +1,183 @@
+"""Robustness evaluation of a fine-tuned model, after its ordinary evaluation: the run's test-time attacks
+(xltlib.attacks) and smoothed prediction, a majority vote over perturbed copies of each input: Gaussian
+noise on the input embeddings, with the average certified L2 radius (Cohen, Rosenfeld & Kolter, ICML 2019),
+or synonym substitution (Huang et al., EMNLP 2021: RS-DA's smoothed classifier). Long-format records.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .attacks import _check_file_option, evaluate_attacks, resolve_attacks, synonym_table
+from .errors import ConfigError
+from .methods import MethodContext
+from .registry import Registry
+from .robust import (CASES, RandomSubstitution, Substitutions, certify, check_bool, check_choice, check_number,
+                     make_rs_rp, resolve_options, smoothed_predict_labels, token_scale, vote_logits)
+from .train import forward_from_embeddings
+
+
+def _gold(examples: list[dict]) -> np.ndarray:
+    return np.array([e["label"] for e in examples], dtype=np.int64)
+
+
+# ---------------------------------------------------------------------------------------------------
+# gaussian: noise on the input embeddings, as RS-RP trains with.
+
+GAUSSIAN_OPTIONS = {"sigma": 0.1, "relative": True, "n_samples": 10, "certify_n_samples": 0, "alpha": 0.001}
+
+
+def _check_gaussian(what: str, o: dict) -> None:
+    check_number(what, "sigma", o["sigma"])
+    check_bool(what, "relative", o["relative"])
+    check_number(what, "n_samples", o["n_samples"], low=1, integer=True)
+    check_number(what, "certify_n_samples", o["certify_n_samples"], low=0, integer=True)
+    check_number(what, "alpha", o["alpha"], low=1e-12, high=0.5)
+
+
+@torch.no_grad()
+def noise_votes(model, examples: list[dict], collate, batch_size: int, noise, n_samples: int,
+                seed: int) -> np.ndarray:
+    """[examples, labels] vote counts over `n_samples` draws of `noise` (a RandomNoise) per example."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    embeddings = model.get_input_embeddings()
+    out = []
+    for start in range(0, len(examples), batch_size):
+        batch = {k: v.to(device) for k, v in collate(examples[start:start + batch_size]).items()}
+        batch.pop("labels", None)
+        forward, embeds = forward_from_embeddings(model, batch), embeddings(batch["input_ids"])
+        mask = batch.get("attention_mask")
+        generator = torch.Generator(device=device).manual_seed(seed * 1_000_003 + start)
+        out.append(vote_logits(lambda: forward(embeds + noise.draw(embeds, generator, mask)).logits,
+                               n_samples).long().cpu())
+    model.train(was_training)
+    return torch.cat(out).numpy() if out else np.zeros((0, model.config.num_labels), dtype=np.int64)
+
+
+def smooth_gaussian(model, examples, collate, batch_size, context: MethodContext, lang: str, o: dict,
+                    seed: int) -> dict[str, float]:
+    """Accuracy of the smoothed classifier; with `certify_n_samples`, also Cohen et al.'s CERTIFY: the
+    label chosen from `n_samples` draws, its probability bounded from `certify_n_samples` fresh draws, and
+    the average certified radius (0 where the classifier abstains or is wrong; Zhai et al. 2020's ACR), in
+    units of the mean token-embedding norm when `relative` (absolute otherwise). The radius bounds the L2
+    norm of the perturbation of the whole input, all tokens together."""
+    noise = make_rs_rp(context, noise="gaussian", sigma=o["sigma"], relative=o["relative"])
+    gold = _gold(examples)
+    votes = noise_votes(model, examples, collate, batch_size, noise, o["n_samples"], seed)
+    chosen = votes.argmax(1)  # numpy's argmax returns the first maximum: ties go to the lowest label
+    out = {"accuracy_smoothed_gaussian": float(np.mean(chosen == gold))}
+    n = o["certify_n_samples"]
+    if n:
+        hidden = model.get_input_embeddings().weight.shape[-1]
+        sigma = noise.absolute_sigma(hidden)
+        unit = token_scale(context.embedding_norm, hidden, "l2", o["relative"])
+        # Fresh draws for the estimate: Cohen et al. keep selection and estimation apart.
+        counts = noise_votes(model, examples, collate, batch_size, noise, n, seed + 7919)
+        radii = [certify(int(counts[i, c]), n, sigma, o["alpha"])[0] / unit if c == g else 0.0
+                 for i, (c, g) in enumerate(zip(chosen, gold))]
+        out["average_certified_radius_gaussian"] = float(np.mean(radii))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------
+# synonym: RS-DA's smoothed classifier, with the synonyms of each test language.
+
+SYNONYM_SMOOTHING_OPTIONS = {"n_samples": 10, "neighbors": None, "neighbors_sha256": None, "case": "lower-only"}
+
+
+def _check_synonym(what: str, o: dict) -> None:
+    check_number(what, "n_samples", o["n_samples"], low=1, integer=True)
+    check_choice(what, "case", o["case"], CASES)
+    _check_file_option(what, "neighbors", o["neighbors"])
+
+
+def smooth_synonym(model, examples, collate, batch_size, context: MethodContext, lang: str, o: dict,
+                   seed: int) -> dict[str, float] | None:
+    table = synonym_table(context, lang, o["neighbors"], o["neighbors_sha256"], "smoothing 'synonym'")
+    if table is None:
+        return None
+    substitution = RandomSubstitution(Substitutions(table, o["case"]), tuple(context.text_fields))
+    predicted = smoothed_predict_labels(model, examples, collate, batch_size, substitution, o["n_samples"], seed)
+    return {"accuracy_smoothed_synonym": float(np.mean(predicted == _gold(examples)))}
+
+
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SmoothingSpec:
+    """`evaluate(model, examples, collate, batch_size, context, lang, options, seed)` -> {metric: value}, or
+    None when it does not apply to `lang` (no synonym table for it)."""
+
+    name: str
+    evaluate: Callable[..., dict[str, float] | None]
+    options: dict
+    check: Callable[[str, dict], None]
+    description: str = ""
+
+
+SMOOTHINGS: Registry[SmoothingSpec] = Registry("smoothing")
+SMOOTHINGS.register("gaussian", SmoothingSpec(
+    "gaussian", smooth_gaussian, GAUSSIAN_OPTIONS, _check_gaussian,
+    "majority vote over Gaussian noise on the input embeddings; certified radius with certify_n_samples"))
+SMOOTHINGS.register("synonym", SmoothingSpec(
+    "synonym", smooth_synonym, SYNONYM_SMOOTHING_OPTIONS, _check_synonym,
+    "majority vote over synonym-substituted copies (RS-DA's smoothed classifier)"))
+
+
+def resolve_smoothing(smoothing: dict) -> dict[str, dict]:
+    """`{smoothing: {option: value}}` with defaults filled in and checked (errors name what is wrong)."""
+    if not isinstance(smoothing, dict):
+        raise ConfigError(f"smoothing must map smoothing names to {{option: value}}, got {smoothing!r}")
+    resolved = {}
+    for name, options in smoothing.items():
+        spec = SMOOTHINGS[name]
+        options = {} if options is None else options
+        if not isinstance(options, dict):
+            raise ConfigError(f"smoothing[{name!r}] must map option names to values, got {options!r}")
+        what = f"smoothing {name!r}"
+        resolved[name] = resolve_options(what, options, spec.options)
+        spec.check(what, resolved[name])
+    return resolved
+
+
+def evaluate_smoothing(model, spec, tests_by_lang: dict[str, list[dict]], collate, batch_size: int,
+                       smoothing: dict, context: MethodContext, seed: int = 0) -> list[dict]:
+    """Smoothed accuracy (and certified radius) per test language and smoothing, as long-format records."""
+    if not context.text_fields:
+        context = dataclasses.replace(context, text_fields=tuple(spec.text_fields))
+    smoothing = resolve_smoothing(smoothing)
+    records = []
+    for lang, examples in tests_by_lang.items():
+        for name, options in smoothing.items():
+            values = SMOOTHINGS[name].evaluate(model, examples, collate, batch_size, context, lang, options, seed)
+            if values is None:
+                warnings.warn(f"smoothing {name!r} has no synonym table for language {lang!r}: skipped",
+                              stacklevel=2)
+                continue
+            records += [{"lang": lang, "split": "test", "metric": metric, "value": value if len(examples) else math.nan}
+                        for metric, value in values.items()]
+    return records
+
+
+def evaluate_robustness(model, spec, tests_by_lang: dict[str, list[dict]], collate, batch_size: int, *,
+                        attacks: dict, smoothing: dict, context: MethodContext, seed: int = 0,
+                        max_samples: int | None = None) -> list[dict]:
+    """The run's attacks and smoothed predictions on the first `max_samples` test examples of each language
+    (the same rows in every language: test sets are parallel). `context` should be the one the method was
+    built with, from the encoder before fine-tuning, so relative budgets are the same for every method."""
+    if not attacks and not smoothing:
+        return []
+    tests = {lang: examples[:max_samples] for lang, examples in tests_by_lang.items()}
+    records = evaluate_attacks(model, spec, tests, collate, batch_size, attacks, context, seed) if attacks else []
+    if smoothing:
+        records += evaluate_smoothing(model, spec, tests, collate, batch_size, smoothing, context, seed)
+    return records

@@ -1,0 +1,311 @@
+"""XTREME-R-shaped tasks of the embedded world, drawn from the same frames as the pair tasks and written in the
+hub schemas `xltlib.data_xtreme.load_xtreme_split` reads, so the world's files load like a user's local copy.
+
+- udpos / panx: a frame's words with UD part-of-speech tags from their word classes, or BIO entity tags
+  (names are PER; a place with its article is LOC, so entities have two words and boundaries matter).
+- xquad: contexts of three frames, a question about one frame's subject, object or place, its answer span in
+  the context (XQuAD-like: English train, tests parallel across languages under the same question ids).
+- xcopa: a premise and two alternatives, the right one a cause or effect by the world's causal rules; an
+  SIQA-like English intermediate split with three answers, as XTREME-R trains SIQA before COPA.
+- tatoeba / bucc2018: parallel sentences (lang -> English); BUCC-like sets hide the pairs among sentences
+  with no translation on the other side, so a similarity threshold has something to reject.
+Test sets are parallel across languages; every random draw comes from a string-seeded `random.Random`.
+"""
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .grammar import (LADDER_BY_CODE, LEXICON, NAMES, NUMBERS, PLACES, PREPOSITIONS, TIMES, VERB_DIMENSIONS,
+                      Frame, FrameSampler, LanguageDef, _pseudo_word, build_semantics, render, render_roles,
+                      translation_table)
+
+XTREME_WORLD_TASKS = ("udpos", "panx", "xquad", "xcopa", "tatoeba", "bucc2018")
+RETRIEVAL_TASKS = ("tatoeba", "bucc2018")  # scored lang -> English: English itself is no test language
+TASK_SPLITS = {
+    "udpos": ("train", "validation", "test"),
+    "panx": ("train", "validation", "test"),
+    "xquad": ("train", "validation", "test"),
+    "xcopa": ("intermediate", "train", "validation", "test"),
+    "tatoeba": ("test",),
+    "bucc2018": ("validation", "test"),  # BUCC's threshold is chosen on the dev pairs
+}
+SENTENCE_SEPARATOR = "."  # between a QA context's sentences (outside the world's vocabulary in every language)
+QA_SENTENCES = 3
+
+# -- tagging ------------------------------------------------------------------------------------------
+
+_POS = {"the": "DET", **{w: "NUM" for w in NUMBERS}, **{w: "ADJ" for w in LEXICON.adjectives},
+        **{w: "NOUN" for w in LEXICON.nouns + LEXICON.category_words + PLACES},
+        **{w: "PROPN" for w in NAMES}, **{w: "VERB" for w in LEXICON.verbs},
+        **{w: "ADP" for w in PREPOSITIONS}, **{w: "ADV" for w in TIMES},
+        "<subj>": "PART", "<obj>": "PART"}
+
+
+def pos_tags(roles: list[tuple[str, str]]) -> list[str]:
+    """UD tags of a rendered frame's words, from each English word's class."""
+    return [_POS[word] for word, _ in roles]
+
+
+def ner_tags(roles: list[tuple[str, str]]) -> list[str]:
+    """PAN-X tags: a name is B-PER; a place and its article are B-LOC I-LOC; everything else O."""
+    tags, previous = [], None
+    for word, role in roles:
+        if word in NAMES:
+            tags.append("B-PER")
+        elif role == "place":
+            tags.append("I-LOC" if previous == "place" else "B-LOC")
+        else:
+            tags.append("O")
+        previous = role
+    return tags
+
+
+def tagging_row(frame: Frame, lang: LanguageDef, table: dict, task: str) -> dict:
+    roles = render_roles(frame, lang)
+    tokens = [table[word] for word, _ in roles]
+    if task == "udpos":
+        return {"tokens": tokens, "pos_tags": pos_tags(roles)}
+    return {"tokens": tokens, "ner_tags": ner_tags(roles)}
+
+
+# -- span QA ------------------------------------------------------------------------------------------
+
+QUESTION_WORDS = ("who", "what", "where")
+
+
+@dataclass(frozen=True)
+class QAItem:
+    frames: tuple[Frame, ...]
+    asked: int  # which frame the question is about
+    role: str  # subj | obj | place
+
+
+def qa_item(rng: random.Random, sampler: FrameSampler, n_sentences: int = QA_SENTENCES) -> QAItem:
+    """Frames with distinct verbs (so the question matches one sentence only) and a role to ask about."""
+    frames: list[Frame] = []
+    while len(frames) < n_sentences:
+        frame = sampler.frame(rng)
+        if all(frame.verb != other.verb for other in frames):
+            frames.append(frame)
+    asked = rng.randrange(n_sentences)
+    role = rng.choice(("subj", "obj") + (("place",) if frames[asked].place else ()))
+    return QAItem(tuple(frames), asked, role)
+
+
+def question_word(item: QAItem) -> str:
+    if item.role == "place":
+        return "where"
+    entity = getattr(item.frames[item.asked], item.role)
+    return "who" if entity.name or LEXICON.dimension[entity.noun] == "person" else "what"
+
+
+def question_table(lang: LanguageDef, seed: int) -> dict[str, str]:
+    """The language's words for who / what / where: pseudo-words in its script, distinct from its lexicon.
+    They are not in the pretraining corpus (it has no questions), as question words are rare in the
+    declarative text encoders mostly see; a question is found by what it shares with the context."""
+    if lang.is_source:
+        return {w: w for w in QUESTION_WORDS}
+    used, out = set(translation_table(lang, seed).values()), {}
+    for word in QUESTION_WORDS:
+        candidate, salt = _pseudo_word(f"question|{word}", lang, seed), 0
+        while candidate in used:
+            salt += 1
+            candidate = _pseudo_word(f"question|{word}#{salt}", lang, seed)
+        out[word] = candidate
+        used.add(candidate)
+    return out
+
+
+def render_qa(item: QAItem, lang: LanguageDef, table: dict, questions: dict) -> dict:
+    """{context, question, answers} with the answer's character offset in the context."""
+    words, answer_words = [], []
+    for i, frame in enumerate(item.frames):
+        if i:
+            words.append(SENTENCE_SEPARATOR)
+        roles = render_roles(frame, lang)
+        if i == item.asked:
+            answer_words = [len(words) + k for k, (_, role) in enumerate(roles) if role == item.role]
+            question = _question(roles, item.role, questions[question_word(item)], table)
+        words += [table[word] for word, _ in roles]
+    first, last = answer_words[0], answer_words[-1]
+    assert answer_words == list(range(first, last + 1)), "a role's words are contiguous in every language"
+    start = len(" ".join(words[:first])) + (1 if first else 0)
+    text = " ".join(words[first:last + 1])
+    return {"context": " ".join(words), "question": question, "answers": {"text": [text], "answer_start": [start]}}
+
+
+def _question(roles: list[tuple[str, str]], asked: str, word: str, table: dict) -> str:
+    """The asked frame with the asked role's words replaced by the question word (and a place's preposition
+    dropped with it: "where" stands for "in the garden")."""
+    out = []
+    for english, role in roles:
+        if role == asked or (asked == "place" and role == "prep"):
+            if word not in out:
+                out.append(word)
+            continue
+        out.append(table[english])
+    return " ".join(out)
+
+
+# -- multiple choice ----------------------------------------------------------------------------------
+
+# The world's causal rules, from a premise verb's dimension: (the outcome's verb dimension, whether the
+# outcome's subject is the premise's object). Helping makes the helped love the helper; loving makes one
+# follow whom one loves. Causes run the same rules backwards.
+EFFECT_RULES = {"help": ("affection", True), "affection": ("attention", False)}
+CAUSE_RULES = {outcome: (premise, swapped) for premise, (outcome, swapped) in EFFECT_RULES.items()}
+POSITIVE, NEGATIVE = 0, 1  # the poles of a verb dimension ("helps" / "hurts")
+
+
+@dataclass(frozen=True)
+class ChoiceItem:
+    premise: Frame
+    question: str  # cause | effect
+    choices: tuple[Frame, ...]
+    label: int
+
+
+def copa_item(rng: random.Random, sampler: FrameSampler, n_choices: int = 2) -> ChoiceItem:
+    """A premise whose verb is from the positive pole of a rule's dimension; the right alternative follows
+    by the rule (positive pole of the rule's other dimension), the wrong one has the opposite pole of the same
+    dimension; with three choices (the SIQA-like split) the third is the negative pole of an unrelated
+    dimension. Alternatives differ from each other in the verb alone, as in the pair tasks the label is carried
+    by one word's meaning: which, in a target language, only an encoder that aligned it with English knows."""
+    question = rng.choice(("cause", "effect"))
+    rules = EFFECT_RULES if question == "effect" else CAUSE_RULES
+    premise_dim = rng.choice(sorted(rules))
+    outcome_dim, swapped = rules[premise_dim]
+    frame = sampler.frame(rng)
+    premise = replace(frame, verb=rng.choice(VERB_DIMENSIONS[premise_dim][POSITIVE]))
+    subj, obj = (premise.obj, premise.subj) if swapped else (premise.subj, premise.obj)
+    verbs = [rng.choice(VERB_DIMENSIONS[outcome_dim][POSITIVE]), rng.choice(VERB_DIMENSIONS[outcome_dim][NEGATIVE])]
+    if n_choices == 3:
+        others = sorted(d for d in VERB_DIMENSIONS if d not in (premise_dim, outcome_dim))
+        verbs.append(rng.choice(VERB_DIMENSIONS[rng.choice(others)][NEGATIVE]))
+    order = list(range(n_choices))
+    rng.shuffle(order)
+    choices = tuple(Frame(subj, verbs[i], obj) for i in order)
+    return ChoiceItem(premise, question, choices, order.index(0))
+
+
+def copa_row(item: ChoiceItem, lang: LanguageDef, table: dict, idx: int) -> dict:
+    row = {"premise": render(item.premise, lang, table), "question": item.question}
+    row.update({f"choice{i + 1}": render(c, lang, table) for i, c in enumerate(item.choices)})
+    return {**row, "label": item.label, "idx": idx}
+
+
+def siqa_row(item: ChoiceItem, lang: LanguageDef, table: dict) -> dict:
+    """SIQA's schema: context, question (a sentence), answerA-C, label "1".."3"."""
+    question = "what happens next" if item.question == "effect" else "why did this happen"
+    row = {"context": render(item.premise, lang, table), "question": question}
+    row.update({f"answer{'ABC'[i]}": render(c, lang, table) for i, c in enumerate(item.choices)})
+    return {**row, "label": str(item.label + 1)}
+
+
+# -- retrieval ----------------------------------------------------------------------------------------
+
+
+def distinct_frames(rng: random.Random, sampler: FrameSampler, n: int, english: dict) -> list[Frame]:
+    """`n` frames whose English sentences are all different, so each sentence has one right match."""
+    frames, seen = [], set()
+    en = LADDER_BY_CODE["en"]
+    while len(frames) < n:
+        frame = sampler.frame(rng)
+        sentence = render(frame, en, english)
+        if sentence not in seen:
+            seen.add(sentence)
+            frames.append(frame)
+    return frames
+
+
+def tatoeba_rows(frames: list[Frame], code: str, tables: dict) -> list[dict]:
+    lang, en = LADDER_BY_CODE[code], LADDER_BY_CODE["en"]
+    return [{"source_sentence": render(f, lang, tables[code]), "target_sentence": render(f, en, tables["en"]),
+             "source_lang": code, "target_lang": "en"} for f in frames]
+
+
+def bucc_rows(rng: random.Random, frames: list[Frame], code: str, tables: dict) -> list[dict]:
+    """A third of the frames are gold pairs; a third appear only in `code`, a third only in English (no
+    translation on the other side). Rows are shuffled; ids number each side in order of appearance."""
+    lang, en = LADDER_BY_CODE[code], LADDER_BY_CODE["en"]
+    n = len(frames) // 3
+    kinds = ["pair"] * n + ["source"] * n + ["target"] * (len(frames) - 2 * n)
+    rng.shuffle(kinds)
+    rows, n_source, n_target = [], 0, 0
+    for frame, kind in zip(frames, kinds):
+        row = {"source_id": None, "source_sentence": None, "target_id": None, "target_sentence": None,
+               "source_lang": code, "target_lang": "en"}
+        if kind in ("pair", "source"):
+            n_source += 1
+            row.update(source_id=f"{code}-{n_source:06d}", source_sentence=render(frame, lang, tables[code]))
+        if kind in ("pair", "target"):
+            n_target += 1
+            row.update(target_id=f"en-{n_target:06d}", target_sentence=render(frame, en, tables["en"]))
+        rows.append(row)
+    return rows
+
+
+# -- files --------------------------------------------------------------------------------------------
+
+
+def world_task_langs(task: str, langs: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(code for code in langs if code != "en") if task in RETRIEVAL_TASKS else tuple(langs)
+
+
+def task_files(task: str, directory: Path, langs: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    """`{split: {lang: path}}`: English for the training splits, every test language for the rest."""
+    root = Path(directory) / "tasks" / task
+    out = {}
+    for split in TASK_SPLITS[task]:
+        split_langs = world_task_langs(task, langs) if split == "test" or task in RETRIEVAL_TASKS else ("en",)
+        out[split] = {code: str(root / f"{split}-{code}.jsonl") for code in split_langs}
+    return out
+
+
+def _write_jsonl(path: str, rows: list[dict]) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+
+
+def _split_size(preset, split: str) -> int:
+    return {"intermediate": preset.n_train, "train": preset.n_train, "validation": preset.n_dev,
+            "test": preset.n_test}[split]
+
+
+def task_rows(task: str, split: str, preset, sampler: FrameSampler, tables: dict, questions: dict,
+              langs: tuple[str, ...]) -> dict[str, list[dict]]:
+    """{lang: rows} of one split; the items are drawn once, then rendered in each language (parallel)."""
+    rng = random.Random(f"{task}|{split}|{preset.seed}")
+    n = _split_size(preset, split)
+    if task in ("udpos", "panx"):
+        frames = [sampler.frame(rng) for _ in range(n)]
+        return {c: [tagging_row(f, LADDER_BY_CODE[c], tables[c], task) for f in frames] for c in langs}
+    if task == "xquad":
+        items = [qa_item(rng, sampler) for _ in range(n)]
+        return {c: [{"id": f"{split}-{i:05d}", **render_qa(item, LADDER_BY_CODE[c], tables[c], questions[c])}
+                    for i, item in enumerate(items)] for c in langs}
+    if task == "xcopa":
+        if split == "intermediate":
+            items = [copa_item(rng, sampler, n_choices=3) for _ in range(n)]
+            return {c: [siqa_row(item, LADDER_BY_CODE[c], tables[c]) for item in items] for c in langs}
+        items = [copa_item(rng, sampler) for _ in range(n)]
+        return {c: [copa_row(item, LADDER_BY_CODE[c], tables[c], i) for i, item in enumerate(items)] for c in langs}
+    frames = distinct_frames(rng, sampler, n, tables["en"])
+    if task == "tatoeba":
+        return {c: tatoeba_rows(frames, c, tables) for c in langs}
+    return {c: bucc_rows(random.Random(f"{task}|{split}|{preset.seed}|{c}"), frames, c, tables) for c in langs}
+
+
+def write_xtreme_task_files(preset, directory: Path) -> None:
+    """Every task of XTREME_WORLD_TASKS, every split, in the layout `task_files` names."""
+    sampler = FrameSampler(build_semantics(preset.seed))
+    tables = {c: translation_table(LADDER_BY_CODE[c], preset.seed) for c in preset.langs}
+    questions = {c: question_table(LADDER_BY_CODE[c], preset.seed) for c in preset.langs}
+    for task in XTREME_WORLD_TASKS:
+        for split, paths in task_files(task, directory, preset.langs).items():
+            rows = task_rows(task, split, preset, sampler, tables, questions, tuple(paths))
+            for code, path in paths.items():
+                _write_jsonl(path, rows[code])
