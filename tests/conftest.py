@@ -212,3 +212,17 @@ def xnli_rows() -> dict:
 def pawsx_rows() -> dict:
     """The rows `pawsx_files` writes for test, by language: [(sentence1, sentence2, label)]."""
     return PAWSX_ROWS
+
+
+@pytest.fixture(scope="module")
+def tiny_world(tmp_path_factory):
+    """The tiny embedded world, built once per test module into a temporary cache."""
+    import os
+
+    from xltlib.world.build import get_world
+
+    os.environ["XLT_WORLD_CACHE"] = str(tmp_path_factory.mktemp("worlds"))
+    try:
+        yield get_world("tiny")
+    finally:
+        del os.environ["XLT_WORLD_CACHE"]

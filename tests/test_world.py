@@ -2,6 +2,7 @@
 import json
 import random
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 
@@ -12,17 +13,6 @@ from xltlib.world.build import get_world, pretraining_corpus
 from xltlib.world.grammar import LADDER, LEXICON, FrameSampler, build_semantics, render, translation_table
 from xltlib.world.pairs import nli_pair, paraphrase_pair
 from xltlib.world.presets import PRESETS
-
-
-@pytest.fixture(scope="module")
-def tiny_world(tmp_path_factory):
-    import os
-
-    os.environ["XLT_WORLD_CACHE"] = str(tmp_path_factory.mktemp("worlds"))
-    try:
-        yield get_world("tiny")
-    finally:
-        del os.environ["XLT_WORLD_CACHE"]
 
 
 def test_translation_tables_are_injective_and_stable():
@@ -60,12 +50,14 @@ def test_pair_relations_match_the_lexicon():
     sampler, rng = FrameSampler(build_semantics(0)), random.Random(1)
     for _ in range(300):
         first, second, label = nli_pair(rng, sampler)
+        assert replace(second, obj=first.obj) == first  # only the object's adjective differs
+        old, new = first.obj.adj, second.obj.adj
         if label == 0:
-            assert second.verb in LEXICON.synonyms[first.verb]
+            assert new in LEXICON.synonyms[old]
         elif label == 2:
-            assert second.verb in LEXICON.antonyms[first.verb]
+            assert new in LEXICON.antonyms[old]
         else:
-            assert LEXICON.dimension[second.verb] != LEXICON.dimension[first.verb]
+            assert LEXICON.dimension[new] != LEXICON.dimension[old]
 
 
 def test_corpus_is_deterministic_and_glosses_near_languages_more():

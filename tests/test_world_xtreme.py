@@ -196,19 +196,6 @@ def test_sentence_length_alone_does_not_retrieve_the_translation(rows):
 # -- the built world ----------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def tiny_world(tmp_path_factory):
-    import os
-
-    from xltlib.world.build import get_world
-
-    os.environ["XLT_WORLD_CACHE"] = str(tmp_path_factory.mktemp("worlds"))
-    try:
-        yield get_world("tiny")
-    finally:
-        del os.environ["XLT_WORLD_CACHE"]
-
-
 def test_the_world_serves_every_task_through_the_hub_schema_loader(tiny_world):
     for task in XTREME_WORLD_TASKS:
         files = tiny_world.data_files(task)

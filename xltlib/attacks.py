@@ -24,7 +24,7 @@ from .evaluate import predict_labels
 from .methods import MethodContext
 from .registry import Registry
 from .robust import (CASES, NORMS, Ball, Substitutions, check_ball_options, check_bool, check_choice, check_number, neighbor_table,
-                     pgd, resolve_options, token_scale)
+                     pgd, resolve_named_options, resolve_options, token_scale)
 from .train import forward_from_embeddings
 
 
@@ -351,19 +351,7 @@ ATTACKS.register("codeswitch", AttackSpec("codeswitch", make_codeswitch, CODESWI
 def resolve_attacks(attacks: dict) -> dict[str, dict]:
     """`{attack: {option: value}}` with every attack's defaults filled in and checked: an unknown attack
     or option, or a bad value, is an error naming it. The resolved options are what a run key hashes."""
-    if not isinstance(attacks, dict):
-        raise ConfigError(f"attacks must map attack names to {{option: value}}, got {attacks!r}")
-    resolved = {}
-    for name, options in attacks.items():
-        spec = ATTACKS[name]
-        if options is None:  # `pgd:` with nothing after it in YAML: the defaults
-            options = {}
-        if not isinstance(options, dict):
-            raise ConfigError(f"attacks[{name!r}] must map option names to values, got {options!r}")
-        what = f"attack {name!r}"
-        resolved[name] = resolve_options(what, options, spec.options)
-        spec.check(what, resolved[name])
-    return resolved
+    return resolve_named_options("attacks", "attack", attacks, ATTACKS)
 
 
 def make_attack(name: str, context: MethodContext, lang: str, options: dict | None = None) -> Attack | None:

@@ -39,15 +39,35 @@ def interval_table(summary: pd.DataFrame, split: str = "test", index=("task", "m
     return table
 
 
+def ladder_steps(records: pd.DataFrame, rungs: dict[str, int], method: str = "standard",
+                 split: str = "test") -> pd.DataFrame:
+    """Seed by seed, the change of the mean test score over a rung's languages from one rung to the next,
+    summarized over seeds: one row per task and step (lang `"r->r+1"`), with its 95% interval."""
+    data = records[(records.method == method) & (records.split == split) & records.lang.isin(rungs)]
+    by_rung = (data.assign(rung=data.lang.map(rungs)).groupby(["task", "metric", "seed", "rung"])["value"]
+               .mean().reset_index().sort_values("rung"))
+    steps = []
+    for (task, metric, seed), group in by_rung.groupby(["task", "metric", "seed"]):
+        values = group.set_index("rung")["value"]
+        for lower, upper in zip(values.index[:-1], values.index[1:]):
+            steps.append({"task": task, "lang": f"{lower}->{upper}", "method": method, "seed": seed,
+                          "split": split, "metric": metric, "value": values[upper] - values[lower]})
+    return summarize(pd.DataFrame(steps))
+
+
 def world_acceptance(summary: pd.DataFrame, gain_summary: pd.DataFrame, rungs: dict[str, int],
-                     near_rungs=(1, 2), min_english: float = 0.85, min_gap: float = 0.10) -> pd.DataFrame:
+                     records: pd.DataFrame, near_rungs=(1, 2), min_english: float = 0.85,
+                     min_gap: float = 0.10) -> pd.DataFrame:
     """The embedded world's acceptance criteria, one row per check.
 
     English test accuracy of each pair task >= `min_english`; each language on the near rungs beats the
-    from-scratch control by >= `min_gap` (mean of the paired gain); accuracy falls with distance (the mean
-    over languages of each rung never rises from one rung to the next by more than the seed noise)."""
+    from-scratch control by >= `min_gap` (mean of the paired gain); accuracy falls with distance: the mean
+    over a rung's languages never rises from one rung to the next beyond seed noise (no step's 95% interval,
+    paired by seed, lies above zero). Two rungs at the chance floor differ by noise only, which a fixed
+    threshold would count as a rise."""
     rows = []
     test = summary[(summary.split == "test") & (summary.method == "standard")]
+    steps = ladder_steps(records, rungs)
     for task, group in test.groupby("task"):
         en = group[group.lang == "en"].iloc[0]
         rows.append({"check": "English accuracy >= %.0f%%" % (100 * min_english), "task": task, "lang": "en",
@@ -65,10 +85,12 @@ def world_acceptance(summary: pd.DataFrame, gain_summary: pd.DataFrame, rungs: d
                              "passed": bool(g["mean"] >= min_gap)})
         by_rung = (group[group.lang.isin(rungs)].assign(rung=lambda d: d.lang.map(rungs))
                    .groupby("rung")["mean"].mean().sort_index())
-        falls = bool((by_rung.diff().dropna() <= 0.02).all())
+        task_steps = steps[steps.task == task]
+        rises = task_steps[task_steps.ci_low > 0].lang.tolist()
         rows.append({"check": "accuracy falls along the ladder", "task": task, "lang": "rungs " + "-".join(
-            map(str, by_rung.index)), "value": " > ".join(f"{v:.2f}" for v in by_rung), "ci_low": None,
-                     "ci_high": None, "passed": falls})
+            map(str, by_rung.index)), "value": " > ".join(f"{v:.2f}" for v in by_rung)
+            + (f" (rises beyond seed noise: {', '.join(rises)})" if rises else ""),
+            "ci_low": None, "ci_high": None, "passed": not rises})
     return pd.DataFrame(rows)
 
 

@@ -22,25 +22,34 @@ from .train import forward_from_embeddings
 GENERALIZED_SPLIT = "test_generalized"
 
 
+def eval_batches(model, examples: list[dict], collate, batch_size: int):
+    """(start index, batch on the model's device without labels), with the model in eval mode; its mode is
+    restored when the loop ends or is left."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    try:
+        for start in range(0, len(examples), batch_size):
+            batch = {k: v.to(device) for k, v in collate(examples[start:start + batch_size]).items()}
+            batch.pop("labels", None)
+            yield start, batch
+    finally:
+        model.train(was_training)
+
+
 @torch.no_grad()
 def predict_labels(model, examples: list[dict], collate, batch_size: int,
                    perturbation: Perturbation | None = None, seed: int = 0) -> np.ndarray:
     """Predicted label ids; the perturbation's `predict_logits` hook wraps the forward pass."""
     perturbation = perturbation or Perturbation()
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
     embeddings = model.get_input_embeddings()
     out = []
-    for start in range(0, len(examples), batch_size):
-        batch = {k: v.to(device) for k, v in collate(examples[start:start + batch_size]).items()}
-        batch.pop("labels", None)
-        generator = torch.Generator(device=device).manual_seed(seed + start)
+    for start, batch in eval_batches(model, examples, collate, batch_size):
+        generator = torch.Generator(device=batch["input_ids"].device).manual_seed(seed + start)
         logits = perturbation.predict_logits(forward_from_embeddings(model, batch),
                                              embeddings(batch["input_ids"]), generator,
                                              mask=batch.get("attention_mask"))
         out.append(logits.argmax(-1).cpu())
-    model.train(was_training)
     return torch.cat(out).numpy() if out else np.zeros(0, dtype=int)
 
 

@@ -37,6 +37,24 @@ def resolve_options(what: str, options: dict, defaults: dict) -> dict:
     return {**defaults, **options}
 
 
+def resolve_named_options(field: str, kind: str, requested, registry) -> dict[str, dict]:
+    """`{name: {option: value}}` (a run's `attacks` or `smoothing` field) with each entry's defaults filled in
+    and checked against `registry` (entries with `options` and `check`): an unknown name or option, or a bad
+    value, is an error naming it. `name:` with nothing after it in YAML means the defaults."""
+    if not isinstance(requested, dict):
+        raise ConfigError(f"{field} must map {kind} names to {{option: value}}, got {requested!r}")
+    resolved = {}
+    for name, options in requested.items():
+        spec = registry[name]
+        options = {} if options is None else options
+        if not isinstance(options, dict):
+            raise ConfigError(f"{field}[{name!r}] must map option names to values, got {options!r}")
+        what = f"{kind} {name!r}"
+        resolved[name] = resolve_options(what, options, spec.options)
+        spec.check(what, resolved[name])
+    return resolved
+
+
 def check_number(what: str, name: str, value, *, low: float = 0.0, high: float = math.inf,
                  integer: bool = False) -> None:
     kind = "an integer" if integer else "a number"

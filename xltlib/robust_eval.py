@@ -16,10 +16,11 @@ import torch
 
 from .attacks import _check_file_option, evaluate_attacks, resolve_attacks, synonym_table
 from .errors import ConfigError
+from .evaluate import eval_batches
 from .methods import MethodContext
 from .registry import Registry
-from .robust import (CASES, RandomSubstitution, Substitutions, certify, check_bool, check_choice, check_number,
-                     make_rs_rp, resolve_options, smoothed_predict_labels, token_scale, vote_logits)
+from .robust import (CASES, resolve_named_options, RandomSubstitution, Substitutions, certify, check_bool, check_choice, check_number,
+                     make_rs_rp, smoothed_predict_labels, token_scale, vote_logits)
 from .train import forward_from_embeddings
 
 
@@ -45,20 +46,14 @@ def _check_gaussian(what: str, o: dict) -> None:
 def noise_votes(model, examples: list[dict], collate, batch_size: int, noise, n_samples: int,
                 seed: int) -> np.ndarray:
     """[examples, labels] vote counts over `n_samples` draws of `noise` (a RandomNoise) per example."""
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
     embeddings = model.get_input_embeddings()
     out = []
-    for start in range(0, len(examples), batch_size):
-        batch = {k: v.to(device) for k, v in collate(examples[start:start + batch_size]).items()}
-        batch.pop("labels", None)
+    for start, batch in eval_batches(model, examples, collate, batch_size):
         forward, embeds = forward_from_embeddings(model, batch), embeddings(batch["input_ids"])
         mask = batch.get("attention_mask")
-        generator = torch.Generator(device=device).manual_seed(seed * 1_000_003 + start)
+        generator = torch.Generator(device=embeds.device).manual_seed(seed * 1_000_003 + start)
         out.append(vote_logits(lambda: forward(embeds + noise.draw(embeds, generator, mask)).logits,
                                n_samples).long().cpu())
-    model.train(was_training)
     return torch.cat(out).numpy() if out else np.zeros((0, model.config.num_labels), dtype=np.int64)
 
 
@@ -135,18 +130,7 @@ SMOOTHINGS.register("synonym", SmoothingSpec(
 
 def resolve_smoothing(smoothing: dict) -> dict[str, dict]:
     """`{smoothing: {option: value}}` with defaults filled in and checked (errors name what is wrong)."""
-    if not isinstance(smoothing, dict):
-        raise ConfigError(f"smoothing must map smoothing names to {{option: value}}, got {smoothing!r}")
-    resolved = {}
-    for name, options in smoothing.items():
-        spec = SMOOTHINGS[name]
-        options = {} if options is None else options
-        if not isinstance(options, dict):
-            raise ConfigError(f"smoothing[{name!r}] must map option names to values, got {options!r}")
-        what = f"smoothing {name!r}"
-        resolved[name] = resolve_options(what, options, spec.options)
-        spec.check(what, resolved[name])
-    return resolved
+    return resolve_named_options("smoothing", "smoothing", smoothing, SMOOTHINGS)
 
 
 def evaluate_smoothing(model, spec, tests_by_lang: dict[str, list[dict]], collate, batch_size: int,

@@ -1,0 +1,59 @@
+"""The embedded world's acceptance checks and the ladder steps they rest on, on hand-made records."""
+import pandas as pd
+import pytest
+
+from xltlib.compare import gain_summary, ladder_steps, world_acceptance
+from xltlib.results import summarize
+
+RUNGS = {"en": 0, "near": 1, "far": 2, "farther": 3}
+
+
+def records(values: dict[tuple[str, str], list[float]]) -> pd.DataFrame:
+    """{(method, lang): [value per seed]} -> long records of one task's test accuracy."""
+    rows = [{"task": "t", "lang": lang, "method": method, "seed": seed, "split": "test", "metric": "accuracy",
+             "value": v} for (method, lang), vs in values.items() for seed, v in enumerate(vs, start=1)]
+    return pd.DataFrame(rows)
+
+
+def acceptance(values):
+    recs = records(values)
+    return world_acceptance(summarize(recs), gain_summary(recs, "standard", "scratch"), RUNGS, recs,
+                            near_rungs=(1,))
+
+
+SCRATCH = {("scratch", lang): [1.0, 1.0, 1.0] if lang == "en" else [0.5, 0.5, 0.5] for lang in RUNGS}
+
+
+def test_ladder_steps_are_paired_by_seed():
+    recs = records({("standard", "en"): [1.0, 1.0, 1.0], ("standard", "near"): [0.8, 0.7, 0.9],
+                    ("standard", "far"): [0.6, 0.6, 0.6], ("standard", "farther"): [0.5, 0.5, 0.5]})
+    steps = ladder_steps(recs, RUNGS).set_index("lang")
+    assert list(steps.index) == ["0->1", "1->2", "2->3"]
+    assert steps.loc["0->1", "mean"] == pytest.approx(-0.2)
+    assert steps.loc["1->2", "mean"] == pytest.approx(-0.2)
+    assert steps.loc["2->3", "ci_high"] == pytest.approx(-0.1)  # no spread: the interval is the point
+
+
+def test_a_noisy_rise_at_the_floor_is_not_a_rise():
+    checks = acceptance({**SCRATCH, ("standard", "en"): [1.0, 1.0, 1.0], ("standard", "near"): [0.8, 0.75, 0.85],
+                         ("standard", "far"): [0.5, 0.5, 0.5], ("standard", "farther"): [0.5, 0.6, 0.47]})
+    ladder = checks[checks.check == "accuracy falls along the ladder"].iloc[0]
+    assert ladder.passed, ladder.value
+
+
+def test_a_rise_beyond_seed_noise_fails_and_is_named():
+    checks = acceptance({**SCRATCH, ("standard", "en"): [1.0, 1.0, 1.0], ("standard", "near"): [0.6, 0.61, 0.62],
+                         ("standard", "far"): [0.7, 0.72, 0.71], ("standard", "farther"): [0.5, 0.5, 0.5]})
+    ladder = checks[checks.check == "accuracy falls along the ladder"].iloc[0]
+    assert not ladder.passed
+    assert "1->2" in ladder.value
+
+
+def test_english_and_gap_checks():
+    checks = acceptance({**SCRATCH, ("standard", "en"): [0.9, 0.8, 0.82], ("standard", "near"): [0.62, 0.55, 0.6],
+                         ("standard", "far"): [0.5, 0.5, 0.5], ("standard", "farther"): [0.5, 0.5, 0.5]})
+    english = checks[checks.check.str.startswith("English")].iloc[0]
+    assert english.value == pytest.approx(0.84) and not english.passed
+    gap = checks[checks.check.str.startswith("gap")].set_index("lang")
+    assert list(gap.index) == ["near"]  # near_rungs=(1,): only rung 1 is checked
+    assert gap.loc["near", "value"] == pytest.approx(0.09) and not gap.loc["near", "passed"]
