@@ -110,3 +110,15 @@ def test_two_builds_in_separate_processes_are_identical(tmp_path):
     for name in ("encoder/tokenizer.json", "encoder/model.safetensors", "tasks/xnli/test-vfx.jsonl"):
         digest = [hashlib.sha256((root / name).read_bytes()).hexdigest() for root in (first, second)]
         assert digest[0] == digest[1], name
+
+
+def test_word_translation_precision_is_one_for_english_and_a_share_elsewhere(tiny_world):
+    from xltlib.world.meters import word_translation_precision
+
+    meter = word_translation_precision(tiny_world, langs=["en", "rlx", "vfx"], n_frames=600)
+    layers = tiny_world.preset.num_hidden_layers + 1  # the embeddings and every layer
+    assert len(meter) == 3 * 2 * layers
+    assert (meter[meter.lang == "en"].precision == 1.0).all()  # every word is nearest to itself
+    assert meter.precision.between(0, 1).all()
+    again = word_translation_precision(tiny_world, langs=["rlx"], n_frames=600)
+    assert again.precision.tolist() == meter[meter.lang == "rlx"].precision.tolist()
