@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from .metrics import METRICS
 from .models import load_model, load_tokenizer, resolve_model_path
 from .quiet import quiet_libraries
 from .robust_eval import evaluate_robustness, resolve_smoothing
-from .results import atomic_write_json
+from .results import save_finished_run
 from .task_types import load_xtreme_data, run_xtreme_task, write_gold
 from .tasks import TASKS, TaskSpec
 from .train import train
@@ -105,7 +104,7 @@ def fine_tune_and_evaluate(cfg: RunConfig, data: TaskData, method: str, seed: in
     perturbation = method_spec.make_perturbation(context, **method_options(cfg, method))
     if not spec.is_pair:  # tagging, span QA, multiple choice, retrieval: xltlib.task_types
         return run_xtreme_task(cfg, data, model, tokenizer, perturbation, method, seed, work_dir,
-                               predictions_dir / method / f"seed{seed}" if predictions_dir else None, train)
+                               predictions_dir / method / f"seed{seed}" if predictions_dir else None)
     collate = make_collate(tokenizer, spec, cfg)
     metric = METRICS[spec.metric]
     dev_labels = [e["label"] for e in data.dev]
@@ -125,11 +124,7 @@ def fine_tune_and_evaluate(cfg: RunConfig, data: TaskData, method: str, seed: in
     records = [{"task": spec.name, "method": method, "seed": seed, **r} for r in records]
     if predictions_dir is not None:
         export_predictions(spec, predictions, predictions_dir / method / f"seed{seed}")
-    atomic_write_json(work_dir / "train.json", {"global_step": result.global_step, "best_step": result.best_step,
-                                                "history": result.history,
-                                                "resumed_from_step": result.resumed_from_step})
-    atomic_write_json(done, records)
-    shutil.rmtree(work_dir / "checkpoint", ignore_errors=True)  # the result is final; free the disk
+    save_finished_run(work_dir, records, result)
     return records
 
 

@@ -192,6 +192,20 @@ def macro_average(records: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([df, avg[list(df.columns)]], ignore_index=True)
 
 
+def save_finished_run(work_dir: Path, records: list[dict], result=None) -> None:
+    """Write a finished fine-tuning run's records (and, if it trained, its step history) atomically, then
+    delete its checkpoints: the result is final, and `records.json` is what marks a run as finished."""
+    import shutil
+
+    if result is not None:
+        atomic_write_json(work_dir / "train.json", {"global_step": result.global_step, "best_step": result.best_step,
+                                                    "history": result.history,
+                                                    "resumed_from_step": result.resumed_from_step})
+    atomic_write_json(work_dir / "records.json", records)
+    for checkpoint in work_dir.glob("checkpoint*"):
+        shutil.rmtree(checkpoint, ignore_errors=True)
+
+
 def summarize(records: pd.DataFrame, by: Iterable[str] = SUMMARY_BY) -> pd.DataFrame:
     """Summarize over seeds: for each `by` group, columns n, mean, std, ci_low, ci_high.
 

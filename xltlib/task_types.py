@@ -12,7 +12,6 @@ Pair classification keeps its own path (`xltlib.evaluate`, robust training and a
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,9 +25,10 @@ from .features_xtreme import (cosine_similarity, decode_answers, multiple_choice
 from .methods import Perturbation
 from .metrics import METRICS
 from .metrics_xtreme import bucc_best_threshold, bucc_extract, headline
-from .results import atomic_write_json, atomic_write_text
+from .results import atomic_write_text, save_finished_run
 from .scorer import write_submission_file
 from .tasks import TaskSpec, TaskType
+from .train import train
 
 QA_N_BEST, QA_MAX_ANSWER_TOKENS = 20, 30  # the SQuAD BERT recipe's defaults, as XTREME's run_squad.py
 
@@ -231,7 +231,7 @@ def write_gold(spec: TaskSpec, tests: dict[str, list[dict]], directory: Path) ->
 
 
 def run_xtreme_task(cfg, data: XtremeData, model, tokenizer, perturbation, method: str, seed: int,
-                    work_dir: Path, predictions_dir: Path | None, train_fn) -> list[dict]:
+                    work_dir: Path, predictions_dir: Path | None) -> list[dict]:
     """Fine-tune (unless retrieval) on the intermediate task then the English training set, selecting on
     English dev; then score and export every test language. Records are saved in `work_dir` as
     `xltlib.experiment` saves a pair task's, and returned."""
@@ -248,7 +248,7 @@ def run_xtreme_task(cfg, data: XtremeData, model, tokenizer, perturbation, metho
 
         stages = [("intermediate", data.intermediate)] if data.intermediate else []
         for stage, examples in stages + [("train", data.train)]:
-            result = train_fn(model, examples, collate, cfg, seed=seed, perturbation=perturbation,
+            result = train(model, examples, collate, cfg, seed=seed, perturbation=perturbation,
                               dev_score=dev_score, checkpoint_dir=work_dir / f"checkpoint-{stage}",
                               desc=f"{spec.name} {stage} {method} seed {seed}")
         records.append({"lang": spec.src_lang, "split": "validation", "metric": spec.metric,
@@ -264,11 +264,5 @@ def run_xtreme_task(cfg, data: XtremeData, model, tokenizer, perturbation, metho
             layout = predictions if spec.type is not TaskType.MULTIPLE_CHOICE else [int(p) for p in predictions]
             write_submission_file(predictions_dir, spec.name, lang, layout)
     records = [{"task": spec.name, "method": method, "seed": seed, **r} for r in records]
-    if result is not None:
-        atomic_write_json(work_dir / "train.json", {"global_step": result.global_step, "best_step": result.best_step,
-                                                    "history": result.history,
-                                                    "resumed_from_step": result.resumed_from_step})
-    atomic_write_json(work_dir / "records.json", records)
-    for checkpoint in work_dir.glob("checkpoint-*"):  # the result is final; free the disk
-        shutil.rmtree(checkpoint, ignore_errors=True)
+    save_finished_run(work_dir, records, result)
     return records
