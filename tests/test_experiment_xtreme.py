@@ -13,7 +13,8 @@ from xltlib.scorer import FORMATS, score_task, score_tasks
 
 COLUMNS = ["task", "lang", "method", "seed", "split", "metric", "value"]
 # The scorer's metric (x100) for the number a run records under the task's metric name.
-SCORER_METRIC = {"udpos": "f1", "panx": "f1", "xcopa": "accuracy", "tatoeba": "accuracy", "bucc2018": "f1"}
+SCORER_METRIC = {"udpos": "f1", "panx": "f1", "xcopa": "accuracy", "tatoeba": "accuracy", "bucc2018": "f1",
+                 "lareqa": "map@20", "mewslix": "map@20"}
 
 
 def _jsonl(path: Path, rows) -> str:
@@ -165,3 +166,29 @@ def test_embedded_world_runs_every_task_and_the_scorer_agrees(tiny_world_cache, 
     scores = score_tasks(tmp_path / "run/predictions/standard/seed1", tmp_path / "run/labels", task_langs)
     assert set(scores["groups"]) == {"classification", "structured_prediction", "qa", "retrieval"}
     assert 0 <= scores["group_mean"] <= 100
+
+
+@pytest.mark.parametrize("task", ["lareqa", "mewslix"])
+def test_real_path_fine_tunes_a_dual_encoder_and_the_scorer_agrees(task, tiny_model_dir, tmp_path):
+    """LAReQA from SQuAD-shaped English pairs to XQuAD-R-shaped tests (the pool: every language's sentences),
+    Mewsli-X from its release files (the pool: the candidate set beside the mentions): the export, scored by
+    `xlt score`'s scorer, gives the recorded mAP@20; English dev selects the checkpoint."""
+    from test_ranking_data import lareqa_files, mewslix_files
+
+    files = (lareqa_files if task == "lareqa" else mewslix_files)(tmp_path / "data")
+    langs = ["en", "de"]
+    cfg = RunConfig(world="real", tasks=[task], model_name_or_path=str(tiny_model_dir), methods=["standard"],
+                    seeds=[1], eval_langs=langs, data_files={task: files}, num_train_epochs=2.0,
+                    per_device_train_batch_size=2, per_device_eval_batch_size=4, learning_rate=1e-3, max_seq_length=32)
+    records = run_experiment(cfg, tmp_path / "run")
+    assert len(records[records.split == "validation"]) == 1
+    test = records[records.split == "test"]
+    assert sorted(test.lang) == sorted(langs) and test.value.between(0, 1).all() and set(test.metric) == {"map_at_20"}
+    gold = json.loads((tmp_path / "run/labels" / task / "test-de.json").read_text())
+    if task == "lareqa":  # a question's relevant sentences: its answer's sentence in every language
+        assert sorted(gold["q1"]) == ["de_1_0", "en_1_0"]
+    else:
+        assert gold == {"m2": ["Q33"], "m3": ["Q64"]}
+    predictions = json.loads((tmp_path / "run/predictions/standard/seed1" / task / "test-de.json").read_text())
+    assert set(predictions) == set(gold) and all(len(ids) == len(set(ids)) <= 20 for ids in predictions.values())
+    assert_scorer_agrees(records, tmp_path / "run", {task: langs}, "standard", 1)

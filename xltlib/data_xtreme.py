@@ -8,11 +8,16 @@ the 1-based row, as `xltlib.data` does for pair tasks (whose local-file helpers 
   every answer checked to sit at its `answer_start` in the context;
 - multiple choice (xcopa; COPA; SIQA, its intermediate task): `premise`, `question`, `choices`, `label`;
 - sentence retrieval (tatoeba, bucc2018): `source_sentence`, `target_sentence`; BUCC adds `source_id`,
-  `target_id`, and a row may hold one side only (a sentence with no translation, null on the other side).
+  `target_id`, and a row may hold one side only (a sentence with no translation, null on the other side);
+- ranking for a dual encoder (lareqa, mewslix): one row per query, `id`, `query`, `relevant` (its gold candidate
+  ids in this file), and the candidates the row brings to the pool (`candidate_ids`, `candidates`). See
+  `_qa_ranking` (SQuAD-shaped files: SQuAD v1.1, XQuAD-R) and `_mewsli_jsonl` (Mewsli-X's release files).
 """
 from __future__ import annotations
 
 import json
+import re
+import warnings
 from pathlib import Path
 from typing import Mapping
 
@@ -35,8 +40,11 @@ def load_xtreme_split(spec: TaskSpec, split: str, lang: str,
     """Load one split of `spec` in `lang`: the local file `data_files[split][lang]` if given, else the hub.
 
     `data_files` is one task's {split: {lang: path}}; `max_samples` keeps (and checks) the first N rows."""
+    def validate(spec, ds, where):  # ranking rows name their candidates by language (LAReQA's pool spans all)
+        return _validated(spec, ds, where, lang)
+
     return load_checked(spec, split, lang, data_files, max_samples, splits=XTREME_SPLITS,
-                        load_local=_load_local_file, load_hub=_load_hub, validate=_validated,
+                        load_local=_load_local_file, load_hub=_load_hub, validate=validate,
                         local_path=_local_path)
 
 
@@ -61,6 +69,8 @@ def _local_path(spec: TaskSpec, split: str, lang: str, data_files) -> Path | Non
 
 
 def _load_local_file(spec: TaskSpec, split: str, lang: str, path: Path) -> datasets.Dataset:
+    if spec.dual_encoder and path.suffix.lower() == ".jsonl" and path.is_file() and _is_mewsli(path):
+        return _mewsli_jsonl(path, lang)
     if path.suffix.lower() == ".json" and path.is_file() and spec.label_field == "answers":
         nested = _squad_json(path)
         if nested is not None:
@@ -70,7 +80,8 @@ def _load_local_file(spec: TaskSpec, split: str, lang: str, path: Path) -> datas
 
 def _squad_json(path: Path) -> datasets.Dataset | None:
     """SQuAD's original nested layout (data > paragraphs > qas), as XQuAD, MLQA and TyDiQA-GoldP are released,
-    flattened to the hub's one row per question; None if the file is not in that layout."""
+    flattened to the hub's one row per question; None if the file is not in that layout. A paragraph's
+    `sentence_breaks` (XQuAD-R's release: [start, end] character spans) are kept when the file has them."""
     try:
         with path.open(encoding="utf-8") as f:
             top = json.load(f)
@@ -80,12 +91,15 @@ def _squad_json(path: Path) -> datasets.Dataset | None:
         return None
     rows = []
     try:
+        with_breaks = any("sentence_breaks" in p for a in top["data"] for p in a["paragraphs"])
         for article in top["data"]:
             for paragraph in article["paragraphs"]:
                 for qa in paragraph["qas"]:
                     rows.append({"id": qa["id"], "title": article.get("title", ""),
                                  "context": paragraph["context"], "question": qa["question"],
                                  "answers": qa["answers"]})
+                    if with_breaks:
+                        rows[-1]["sentence_breaks"] = paragraph.get("sentence_breaks")
     except (KeyError, TypeError) as e:
         raise DataError(f"{path}: not in SQuAD's layout (data > paragraphs > context, qas > id, question, "
                         f"answers) at question {len(rows) + 1}: missing or malformed {e}") from e
@@ -122,7 +136,12 @@ def _load_hub(spec: TaskSpec, split: str, lang: str) -> tuple[datasets.Dataset, 
 # -- checks, by task type -----------------------------------------------------------------------------
 
 
-def _validated(spec: TaskSpec, ds: datasets.Dataset, where: str) -> datasets.Dataset:
+def _validated(spec: TaskSpec, ds: datasets.Dataset, where: str, lang: str) -> datasets.Dataset:
+    if spec.dual_encoder:
+        if "query" in ds.column_names:  # already ranking rows (Mewsli-X's release files, read by _mewsli_jsonl)
+            return _ranking_rows(ds, where)
+        if spec.label_field == "answers":
+            return _qa_ranking(spec, ds, where, lang)
     if spec.type is TaskType.TAGGING:
         return _tagging(spec, ds, where)
     if spec.label_field == "answers":
@@ -307,3 +326,223 @@ def _bucc_sentences(ds: datasets.Dataset, where: str) -> datasets.Dataset:
             columns[key][row] = sid
     return datasets.Dataset.from_dict(columns, features=datasets.Features(
         {name: datasets.Value("string") for name in columns}))
+
+
+# -- ranking for a dual encoder (lareqa, mewslix) ----------------------------------------------------
+
+RANKING_FEATURES = datasets.Features({
+    "id": datasets.Value("string"), "query": datasets.Value("string"),
+    "relevant": datasets.Sequence(datasets.Value("string")),
+    "candidate_ids": datasets.Sequence(datasets.Value("string")),
+    "candidates": datasets.Sequence(datasets.Value("string")),
+})
+MEWSLI_CANDIDATES = "candidate_set_entities.jsonl"  # the release's candidate set, beside its mention files
+_SENTENCE_END = re.compile(r"[.!?\u3002\u0964\u061f](?=\s|$)")
+
+
+def infer_sentence_breaks(text: str) -> list[tuple[int, int]]:
+    """[start, end) spans of the sentences of `text`, ending after `.`, `!`, `?` (and the Chinese, Devanagari and
+    Arabic full stops) followed by whitespace; surrounding whitespace is left out. For SQuAD-shaped files without
+    the release's `sentence_breaks` (SQuAD v1.1 itself, the hub's XQuAD-R), as XTREME-R breaks SQuAD's contexts
+    with a rule-based splitter before pairing questions with answer sentences."""
+    spans, start = [], 0
+    for match in list(_SENTENCE_END.finditer(text)) + [None]:
+        end = match.end() if match else len(text)
+        piece = text[start:end]
+        if piece.strip():
+            left = start + len(piece) - len(piece.lstrip())
+            spans.append((left, start + len(piece.rstrip())))
+        start = end
+    return spans
+
+
+def _breaks(value, context: str, where: str, row: int, qid: str) -> list[tuple[int, int]]:
+    if value is None:
+        return infer_sentence_breaks(context)
+    ok = isinstance(value, list) and value and all(
+        isinstance(b, (list, tuple)) and len(b) == 2 and all(isinstance(x, int) and not isinstance(x, bool) for x in b)
+        and 0 <= b[0] < b[1] <= len(context) for b in value)
+    if not ok:
+        raise DataError(f"{where}: row {row} (id {qid!r}): field 'sentence_breaks' must be a non-empty list of "
+                        f"[start, end] character spans inside the context (length {len(context)}), got {value!r}")
+    return [tuple(b) for b in value]
+
+
+def _qa_ranking(spec: TaskSpec, ds: datasets.Dataset, where: str, lang: str) -> datasets.Dataset:
+    """SQuAD-shaped rows (SQuAD v1.1; XQuAD-R, which adds each paragraph's `sentence_breaks`) as LAReQA's ranking:
+    the query is the question, the candidates are the sentences of its context, the relevant one is the sentence
+    holding the answer's start (XTREME-R's `utils_lareqa.py`). Candidate ids are `<lang>_<context>_<sentence>`,
+    contexts numbered by first appearance, so the same question id in several languages has one relevant
+    sentence in each. A question whose answer starts in no sentence is skipped, as in both reference scripts."""
+    breaks = _col(ds, "sentence_breaks") if "sentence_breaks" in ds.column_names else [None] * len(ds)
+    checked = _span_qa(spec, ds, where)  # ids unique, answers at their offsets
+    contexts: dict[tuple, int] = {}
+    rows, skipped = {name: [] for name in RANKING_FEATURES}, 0
+    for row, (qid, question, context, answers, value) in enumerate(zip(
+            _col(checked, "id"), _col(checked, "question"), _col(checked, "context"), _col(checked, "answers"),
+            breaks), 1):
+        spans = _breaks(value, context, where, row, qid)
+        number = contexts.setdefault((context, tuple(spans)), len(contexts) + 1)
+        ids = [f"{lang}_{number}_{k}" for k in range(len(spans))]
+        start = answers["answer_start"][0]
+        found = [k for k, (a, b) in enumerate(spans) if a <= start < b]
+        if not found:
+            skipped += 1
+            continue
+        rows["id"].append(qid)
+        rows["query"].append(question)
+        rows["relevant"].append([ids[found[0]]])
+        rows["candidate_ids"].append(ids)
+        rows["candidates"].append([context[a:b] for a, b in spans])
+    if skipped:
+        warnings.warn(f"{where}: skipped {skipped} of {len(checked)} questions whose answer starts in no sentence "
+                      "(between the sentence breaks)", stacklevel=2)
+    if not rows["id"]:
+        raise DataError(f"{where}: no question has its answer inside a sentence; check the sentence breaks")
+    return datasets.Dataset.from_dict(rows, features=RANKING_FEATURES)
+
+
+def _ranking_rows(ds: datasets.Dataset, where: str) -> datasets.Dataset:
+    """Check rows already in the ranking schema: unique non-empty ids, a query, at least one relevant id, and
+    candidate ids matching their texts one to one (no id given two different texts in the file)."""
+    _check_text_values(_col(ds, "id"), "id", where)
+    _check_text_values(_col(ds, "query"), "query", where)
+    seen, texts = {}, {}
+    for row, (qid, relevant, ids, candidates) in enumerate(zip(
+            _col(ds, "id"), _col(ds, "relevant"), _col(ds, "candidate_ids"), _col(ds, "candidates")), 1):
+        if qid in seen:
+            raise DataError(f"{where}: row {row}: query id {qid!r} repeats row {seen[qid]}")
+        seen[qid] = row
+        if not relevant or not all(isinstance(r, str) and r for r in relevant):
+            raise DataError(f"{where}: row {row} (id {qid!r}): needs at least one relevant candidate id, got "
+                            f"{relevant!r}")
+        if len(ids) != len(candidates):
+            raise DataError(f"{where}: row {row} (id {qid!r}): {len(ids)} candidate ids for {len(candidates)} "
+                            "candidate texts")
+        for cid, text in zip(ids, candidates):
+            if not isinstance(text, str) or not text.strip():
+                raise DataError(f"{where}: row {row} (id {qid!r}): candidate {cid!r} has no text")
+            if texts.setdefault(cid, text) != text:
+                raise DataError(f"{where}: row {row} (id {qid!r}): candidate id {cid!r} has another text than "
+                                "earlier in the file")
+    return ds.cast(RANKING_FEATURES)
+
+
+# Mewsli-X's release (google-research dense_representations_for_entity_retrieval/mel/mewsli_x, schema.py): JSON
+# lines of MentionEntityPair ({contextual_mention: {context, mention}, entity}: wikipedia_pairs-{train,dev}),
+# ContextualMentions ({context, mentions: [...]}: wikinews_mentions-{dev,test}, every language in one file), or
+# Entity ({entity_id, title, description, sentence_spans, ...}: candidate_set_entities.jsonl).
+_MARKERS = re.compile(r"\{(.*?)\}")
+
+
+def _is_mewsli(path: Path) -> bool:
+    with path.open(encoding="utf-8") as f:
+        first = f.readline()
+    try:
+        record = json.loads(first)
+    except json.JSONDecodeError:
+        return False
+    return isinstance(record, dict) and ("contextual_mention" in record or "mentions" in record
+                                         or "mention" in record)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _spans(value, text: str, what: str) -> list[tuple[int, int]]:
+    spans = [(s["start"], s["end"]) for s in value]
+    for start, end in spans:
+        if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(text)):
+            raise ValueError(f"{what} sentence span [{start}, {end}) is outside its text (length {len(text)})")
+    return spans
+
+
+def mention_query(context: dict, mention: dict) -> str:
+    """Mewsli-X's baseline query (XTREME-R's `preprocess_mention`): the sentence holding the mention, the mention
+    set off by { } (braces already in the text become parentheses), the mention's text put in front."""
+    text, span = context["text"], mention["mention_span"]
+    start, end = span["start"], span["end"]
+    if text[start:end] != span["text"]:
+        raise ValueError(f"mention_span text {span['text']!r} is not the context's [{start}:{end}] "
+                         f"({text[start:end]!r})")
+    sentences = _spans(context["sentence_spans"], text, "context")
+    holding = [(a, b) for a, b in sentences if a <= start and end <= b]
+    if not holding:
+        raise ValueError(f"mention [{start}:{end}] lies in no sentence (or crosses a sentence break)")
+    a, b = holding[0]
+    left, right = (_MARKERS.sub(r"(\1)", part) for part in (text[a:start], text[end:b]))
+    return _one_line(f"{span['text']}: {left} {{ {span['text']} }} {right}")
+
+
+def entity_description(entity: dict) -> str:
+    """Mewsli-X's baseline entity text: its description's sentences, joined on one line."""
+    text = entity["description"]
+    spans = _spans(entity.get("sentence_spans") or [{"start": 0, "end": len(text)}], text, "description")
+    return _one_line(" ".join(text[a:b] for a, b in spans))
+
+
+def _mewsli_jsonl(path: Path, lang: str) -> datasets.Dataset:
+    """Ranking rows from one of Mewsli-X's mention files. Mentions in WikiNews articles (every language in one
+    file) are kept for `lang` only and bring no candidates (those are the candidate set beside the file);
+    Wikipedia pairs bring their own entity as a candidate (the dev pool is the dev entities)."""
+    rows = {name: [] for name in RANKING_FEATURES}
+
+    def add(qid, query, entity_id, candidate=None):
+        rows["id"].append(qid)
+        rows["query"].append(query)
+        rows["relevant"].append([entity_id])
+        rows["candidate_ids"].append([entity_id] if candidate is not None else [])
+        rows["candidates"].append([candidate] if candidate is not None else [])
+
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                if "contextual_mention" in record:
+                    cm, entity = record["contextual_mention"], record["entity"]
+                    if cm["mention"]["entity_id"] != entity["entity_id"]:
+                        raise ValueError(f"the mention's entity_id {cm['mention']['entity_id']!r} is not its "
+                                         f"entity's {entity['entity_id']!r}")
+                    add(cm["mention"]["example_id"], mention_query(cm["context"], cm["mention"]),
+                        entity["entity_id"], entity_description(entity))
+                    continue
+                context = record["context"]
+                if context["language"] != lang:
+                    continue
+                for mention in record.get("mentions") or [record["mention"]]:
+                    add(mention["example_id"], mention_query(context, mention), mention["entity_id"])
+            except (KeyError, TypeError, ValueError, AttributeError) as e:
+                what = f"missing field {e}" if isinstance(e, KeyError) else str(e)
+                raise DataError(f"{path}: row {n}: not a Mewsli-X record ({what})") from e
+    return datasets.Dataset.from_dict(rows, features=RANKING_FEATURES)
+
+
+def load_candidate_set(spec: TaskSpec, data_files, langs) -> dict[str, str]:
+    """{entity id: text} of Mewsli-X's candidate set, read from `candidate_set_entities.jsonl` beside each local
+    test file that has one (the release keeps them together); {} when there is none (LAReQA: its pool is its
+    test files' sentences). The candidates of the rows themselves are added by the caller."""
+    out: dict[str, str] = {}
+    folders = {path.parent for lang in langs
+               if (path := _local_path(spec, "test", lang, data_files)) is not None}
+    for folder in sorted(folders):
+        path = folder / MEWSLI_CANDIDATES
+        if not path.is_file():
+            continue
+        with path.open(encoding="utf-8") as f:
+            for n, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    entity = json.loads(line)
+                    entity_id, text = entity["entity_id"], entity_description(entity)
+                except (KeyError, TypeError, ValueError) as e:
+                    what = f"missing field {e}" if isinstance(e, KeyError) else str(e)
+                    raise DataError(f"{path}: row {n}: not a Mewsli-X entity ({what})") from e
+                if not isinstance(entity_id, str) or not entity_id or not text:
+                    raise DataError(f"{path}: row {n}: an entity needs an entity_id and a description")
+                if out.setdefault(entity_id, text) != text:
+                    raise DataError(f"{path}: row {n}: entity {entity_id!r} appears twice with different texts")
+    return out

@@ -6,7 +6,10 @@ loads, how a batch is built, how predictions are decoded, scored and written in 
   n-best span decoding; exact match and F1 (SQuAD's, or MLQA's per-language script), task score (EM + F1) / 2.
 - multiple choice (XCOPA): one score per choice; trained on the intermediate task (SIQA) first when there is one.
 - retrieval (Tatoeba, BUCC): no fine-tuning; mean-pooled hidden states of one layer, cosine similarity; BUCC's
-  threshold is chosen on its dev pairs (Hu et al., 2020).
+  candidates are mined with the ratio margin and its threshold is chosen on its dev pairs (Hu et al., 2020).
+  LAReQA and Mewsli-X (`spec.dual_encoder`) fine-tune a dual encoder (xltlib.dual_encoder) on English pairs,
+  selected by English dev mAP@20; each query's top 20 of the pool (every test language's candidates, plus a
+  candidate set file) is exported and scored.
 Pair classification keeps its own path (`xltlib.evaluate`, robust training and attacks).
 """
 from __future__ import annotations
@@ -18,13 +21,15 @@ from pathlib import Path
 import torch
 
 from .config import TrainArgs
-from .data_xtreme import load_xtreme_split
-from .errors import ConfigError
-from .features_xtreme import (cosine_similarity, decode_answers, multiple_choice_collate, prepare_qa_features,
+from .data_xtreme import load_candidate_set, load_xtreme_split
+from .dual_encoder import DualEncoder, candidate_pool, pair_collate, top_candidates, training_pairs
+from .errors import ConfigError, DataError
+from .features_xtreme import (decode_answers, multiple_choice_collate, prepare_qa_features,
                               rank_candidates, sentence_embeddings, tagging_collate, word_predictions)
 from .methods import Perturbation
 from .metrics import METRICS
 from .metrics_xtreme import bucc_best_threshold, bucc_extract, headline
+from .mining import ratio_margin_pairs
 from .results import atomic_write_text, save_finished_run
 from .scorer import write_submission_file
 from .tasks import TaskSpec, TaskType
@@ -40,16 +45,18 @@ class XtremeData:
     dev: list[dict] | dict[str, list[dict]] = field(default_factory=list)  # retrieval (BUCC): by language
     tests: dict[str, list[dict]] = field(default_factory=dict)
     intermediate: list[dict] = field(default_factory=list)
+    candidates: dict[str, str] = field(default_factory=dict)  # dual-encoder retrieval: a candidate set file's
 
 
 def load_xtreme_data(cfg, spec: TaskSpec, files: dict, langs: tuple[str, ...]) -> XtremeData:
-    """The splits the task type needs: retrieval has no training data (BUCC: a dev split for its threshold);
+    """The splits the task type needs: retrieval without a dual encoder has no training data (BUCC: a dev split
+    for its threshold); a dual encoder adds the candidate set beside its test files, if any (Mewsli-X);
     multiple choice adds its intermediate task when one is registered."""
     def load(split, lang, limit):
         return load_xtreme_split(spec, split, lang, files, limit).to_list()
 
     data = XtremeData(spec, tests={lang: load("test", lang, cfg.max_eval_samples) for lang in langs})
-    if spec.type is TaskType.RETRIEVAL:
+    if not spec.fine_tuned:
         if spec.metric == "bucc_f1":  # BUCC's threshold comes from each language's dev pairs
             data.dev = {lang: load("validation", lang, cfg.max_eval_samples) for lang in langs}
         return data
@@ -57,7 +64,24 @@ def load_xtreme_data(cfg, spec: TaskSpec, files: dict, langs: tuple[str, ...]) -
     data.dev = load("validation", spec.src_lang, cfg.max_eval_samples)
     if spec.intermediate is not None:
         data.intermediate = load("intermediate", spec.src_lang, cfg.max_train_samples)
+    if spec.dual_encoder:
+        data.candidates = load_candidate_set(spec, files, langs)
+        check_relevant_in_pool(spec, data.tests, candidate_pool(_all(data.tests), data.candidates))
     return data
+
+
+def _all(tests: dict[str, list[dict]]) -> list[dict]:
+    return [row for rows in tests.values() for row in rows]
+
+
+def check_relevant_in_pool(spec: TaskSpec, tests: dict[str, list[dict]], pool: dict[str, str]) -> None:
+    for lang, rows in tests.items():
+        for n, row in enumerate(rows, 1):
+            missing = [r for r in row["relevant"] if r not in pool]
+            if missing:
+                raise DataError(f"task {spec.name!r} test {lang!r}: row {n} (query {row['id']!r}): relevant id "
+                                f"{missing[0]!r} is in no candidate of the pool ({len(pool)} candidates: the test "
+                                "files' own, and a candidate set file beside them)")
 
 
 def sequence_length(model, requested: int) -> int:
@@ -106,6 +130,8 @@ def train_collate(spec: TaskSpec, tokenizer, cfg, max_length: int):
         return qa_collate(tokenizer, max_length)
     if spec.type is TaskType.MULTIPLE_CHOICE:
         return multiple_choice_collate(tokenizer, spec, args)
+    if spec.dual_encoder:
+        return pair_collate(tokenizer, max_length, cfg.pad_to_max_length)
     raise ConfigError(f"task {spec.name!r}: {spec.type.value} tasks are not fine-tuned")
 
 
@@ -176,12 +202,11 @@ def _embedder(model, tokenizer, cfg):
 
 
 def bucc_candidates(embed, rows: list[dict]) -> dict[tuple[str, str], float]:
-    """Each source sentence's nearest target sentence and their cosine similarity (forward mining)."""
+    """Candidate (source id, target id) pairs and their ratio-margin scores, mined as XTREME mines BUCC."""
     source_ids, sources = _side(rows, "source")
     target_ids, targets = _side(rows, "target")
-    similarity = cosine_similarity(embed(sources), embed(targets))
-    best = similarity.argmax(1)
-    return {(source_ids[i], target_ids[j]): float(similarity[i, j]) for i, j in enumerate(best)}
+    return {(source_ids[i], target_ids[j]): score
+            for i, j, score in ratio_margin_pairs(embed(sources), embed(targets))}
 
 
 def gold_pairs(rows: list[dict]) -> list[tuple[str, str]]:
@@ -189,8 +214,34 @@ def gold_pairs(rows: list[dict]) -> list[tuple[str, str]]:
             if r.get("source_sentence") is not None and r.get("target_sentence") is not None]
 
 
+def relevant_sets(tests: dict[str, list[dict]]) -> dict[str, list[str]]:
+    """Query id -> relevant candidate ids over every language loaded: a LAReQA question's answer sentence in each
+    language (its id is the same in all); a Mewsli-X mention's one entity."""
+    out: dict[str, dict[str, None]] = {}
+    for row in _all(tests):
+        out.setdefault(row["id"], {}).update(dict.fromkeys(row["relevant"]))
+    return {qid: list(ids) for qid, ids in out.items()}
+
+
+def ranked(model, tokenizer, rows: list[dict], pool: dict[str, str], cfg) -> dict[str, list[str]]:
+    """{query id: its top-20 candidate ids}, the submission layout of lareqa / mewslix."""
+    encoder = model.encoder if isinstance(model, DualEncoder) else model
+    top = top_candidates(encoder, tokenizer, [r["query"] for r in rows], pool, cfg.per_device_eval_batch_size,
+                         sequence_length(encoder, cfg.max_seq_length))
+    return {r["id"]: ids for r, ids in zip(rows, top)}
+
+
+def ranking_score(spec: TaskSpec, model, tokenizer, rows: list[dict], pool: dict[str, str], relevant, cfg):
+    found = ranked(model, tokenizer, rows, pool, cfg)
+    return found, METRICS[spec.metric](found, {r["id"]: relevant[r["id"]] for r in rows})
+
+
 def retrieve(spec: TaskSpec, model, tokenizer, data: XtremeData, lang: str, cfg) -> tuple[object, dict]:
     """(predictions in the submission layout, {metric: value}) for one language."""
+    if spec.dual_encoder:  # the pool spans every test language (LAReQA) and the candidate set (Mewsli-X)
+        found, value = ranking_score(spec, model, tokenizer, data.tests[lang],
+                                     candidate_pool(_all(data.tests), data.candidates), relevant_sets(data.tests), cfg)
+        return found, {spec.metric: value}
     embed, rows = _embedder(model, tokenizer, cfg), data.tests[lang]
     if spec.metric == "bucc_f1":
         threshold = bucc_best_threshold(bucc_candidates(embed, data.dev[lang]), gold_pairs(data.dev[lang]))
@@ -209,7 +260,7 @@ def retrieve(spec: TaskSpec, model, tokenizer, data: XtremeData, lang: str, cfg)
 
 def write_gold(spec: TaskSpec, tests: dict[str, list[dict]], directory: Path) -> None:
     """Gold labels in the layout `xlt score --labels` reads: label names, tag sentences, SQuAD json, target
-    indices, BUCC id pairs, XCOPA `label` lines."""
+    indices, BUCC id pairs, {query id: relevant ids} (LAReQA, Mewsli-X), XCOPA `label` lines."""
     for lang, examples in tests.items():
         if spec.type is TaskType.SPAN_QA:
             paragraphs = [{"context": e["context"], "qas": [{"id": e["id"], "question": e["question"], "answers": [
@@ -218,6 +269,9 @@ def write_gold(spec: TaskSpec, tests: dict[str, list[dict]], directory: Path) ->
             path = Path(directory) / spec.submission_name / f"test-{lang}.json"
             atomic_write_text(path, json.dumps({"data": [{"title": lang, "paragraphs": paragraphs}]},
                                                ensure_ascii=False) + "\n")
+        elif spec.dual_encoder:
+            relevant = relevant_sets(tests)
+            write_submission_file(directory, spec.name, lang, {e["id"]: relevant[e["id"]] for e in examples})
         elif spec.type is TaskType.RETRIEVAL:
             items = gold_pairs(examples) if spec.metric == "bucc_f1" else range(len(examples))
             write_submission_file(directory, spec.name, lang, items)
@@ -232,23 +286,31 @@ def write_gold(spec: TaskSpec, tests: dict[str, list[dict]], directory: Path) ->
 
 def run_xtreme_task(cfg, data: XtremeData, model, tokenizer, perturbation, method: str, seed: int,
                     work_dir: Path, predictions_dir: Path | None) -> list[dict]:
-    """Fine-tune (unless retrieval) on the intermediate task then the English training set, selecting on
-    English dev; then score and export every test language. Records are saved in `work_dir` as
+    """Fine-tune (unless retrieval without a dual encoder) on the intermediate task then the English training
+    set, selecting on English dev; then score and export every test language. Records are saved in `work_dir` as
     `xltlib.experiment` saves a pair task's, and returned."""
     spec = data.spec
     check_plain(perturbation, spec, method)
     max_length = sequence_length(model, cfg.max_seq_length)
     records, result = [], None
-    if spec.type is not TaskType.RETRIEVAL:
+    if spec.fine_tuned:
         collate = train_collate(spec, tokenizer, cfg, max_length)
+        trained, train_examples = model, data.train
 
         def dev_score(m) -> float:  # English dev only: the zero-shot protocol
             return scores(spec, predict(spec, m, tokenizer, data.dev, cfg, max_length), data.dev, spec.src_lang)[
                 spec.metric]
 
+        if spec.dual_encoder:  # the dual encoder shares `model`'s weights: training it trains the encoder
+            trained, train_examples = DualEncoder(model), training_pairs(data.train)
+            dev_pool, dev_relevant = candidate_pool(data.dev), relevant_sets({spec.src_lang: data.dev})
+
+            def dev_score(m) -> float:  # noqa: F811  (mAP@20 over English dev's own candidates)
+                return ranking_score(spec, m, tokenizer, data.dev, dev_pool, dev_relevant, cfg)[1]
+
         stages = [("intermediate", data.intermediate)] if data.intermediate else []
-        for stage, examples in stages + [("train", data.train)]:
-            result = train(model, examples, collate, cfg, seed=seed, perturbation=perturbation,
+        for stage, examples in stages + [("train", train_examples)]:
+            result = train(trained, examples, collate, cfg, seed=seed, perturbation=perturbation,
                               dev_score=dev_score, checkpoint_dir=work_dir / f"checkpoint-{stage}",
                               desc=f"{spec.name} {stage} {method} seed {seed}")
         records.append({"lang": spec.src_lang, "split": "validation", "metric": spec.metric,

@@ -58,10 +58,18 @@ class TaskSpec:
     submission_name: str = ""  # folder name in the XTREME submission layout
     src_lang: str = "en"
     intermediate: HubSplit | None = None  # an English task trained on before `train` (STILTs), if any
+    # Retrieval only: fine-tune a dual encoder on `train` (XTREME-R's LAReQA and Mewsli-X) rather than rank with
+    # the pretrained encoder's embeddings (Tatoeba, BUCC).
+    dual_encoder: bool = False
 
     @property
     def num_labels(self) -> int:
         return len(self.labels)
+
+    @property
+    def fine_tuned(self) -> bool:
+        """Trained on `train` (selected on English dev) before its tests are scored."""
+        return self.type is not TaskType.RETRIEVAL or self.dual_encoder
 
     @property
     def is_pair(self) -> bool:
