@@ -102,6 +102,16 @@ def test_cli_run_with_malformed_yaml_exits_2_naming_file_and_line(project, capsy
     assert "Traceback" not in err
 
 
+def test_a_new_world_generator_version_makes_a_new_run_key(project, monkeypatch):
+    import xltlib.world.build as build
+    from xltlib.runner import run_key
+
+    notebook = project / "notebooks" / "tiny.ipynb"
+    before = run_key(notebook, {})
+    monkeypatch.setattr(build, "GENERATOR_VERSION", build.GENERATOR_VERSION + 1)
+    assert run_key(notebook, {}) != before
+
+
 # ---------------------------------------------------------------------------------------------- with kernels
 
 def test_finished_run_is_skipped_until_params_change(project, capsys):

@@ -202,7 +202,8 @@ def test_shared_words_alone_do_not_retrieve_the_translation(rows):
     retriever that counts shared tokens (ties broken at random) finds about one in RETRIEVAL_GROUP."""
     from xltlib.world.xtreme_tasks import RETRIEVAL_GROUP
 
-    for lang, items in rows["tatoeba", "test"].items():
+    for lang, all_items in rows["tatoeba", "test"].items():
+        items = all_items[:30]  # what a run with max_eval_samples 30 keeps: whole groups still
         targets = [Counter(r["target_sentence"].split()) for r in items]
         expected_hits = 0.0
         for i, row in enumerate(items):

@@ -139,12 +139,15 @@ def plan_run(notebook_path, params_file=None, overrides: Mapping | None = None, 
 
 
 def run_key(notebook: Path, params: Mapping) -> str:
-    """sha256 over the notebook's file name, its parameters-cell source and the explicit parameters.
+    """sha256 over the notebook's file name, its parameters-cell source, the explicit parameters and the embedded
+    world's generator version (a new world makes every run new; a cached world is rebuilt on its own).
 
     The defaults are covered by the parameters cell's text; other cells are not, so after editing a
     notebook's code rerun with --force."""
+    from .world.build import GENERATOR_VERSION
+
     payload = json.dumps(
-        [notebook.name, parameters_cell_source(notebook), sorted(params.items())],
+        [notebook.name, parameters_cell_source(notebook), sorted(params.items()), GENERATOR_VERSION],
         sort_keys=True, default=str,
     )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()

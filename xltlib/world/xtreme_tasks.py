@@ -254,7 +254,9 @@ def retrieval_frames(rng: random.Random, sampler: FrameSampler, n: int, english:
     share every word a ladder language may share with English (names, digits, nouns, places, function words)
     and differ in the meanings of the verb and the adjectives, which no language shares. Token identity
     (an untrained encoder, as the notes warn) finds a sentence's group; only an encoder that aligned the
-    verbs and adjectives finds the sentence. Groups are then spread through the set."""
+    verbs and adjectives finds the sentence. A group's sentences stay together, so the first N rows (what
+    `max_eval_samples` keeps) hold whole groups: spread through the set, a prefix of it kept about one
+    sentence per group and the control matched 57% of `rlx` by token identity (measured)."""
     frames, seen = [], set()
     en = LADDER_BY_CODE["en"]
     while len(frames) < n:
@@ -265,9 +267,7 @@ def retrieval_frames(rng: random.Random, sampler: FrameSampler, n: int, english:
         if len(set(sentences)) == len(sentences) and not seen.intersection(sentences):
             seen.update(sentences)
             frames += group
-    frames = frames[:n]
-    rng.shuffle(frames)
-    return frames
+    return frames[:n]
 
 
 def tatoeba_rows(frames: list[Frame], code: str, tables: dict) -> list[dict]:
