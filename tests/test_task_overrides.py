@@ -60,13 +60,16 @@ def test_an_override_changes_the_run_key_of_its_task_only():
 XTREME = {
     "mbert.yaml": {"udpos": (2e-5, 10, 128, 32), "panx": (2e-5, 10, 128, 32), "xnli": (2e-5, 5, 128, 32),
                    "xcopa": (2e-5, 5, 128, 32), "xquad": (3e-5, 3, 384, 32), "mlqa": (3e-5, 3, 384, 32),
-                   "tydiqa": (3e-5, 3, 384, 32), "layer": 7},
+                   "tydiqa": (3e-5, 3, 384, 32), "lareqa": (2e-5, 3, 256, 32), "mewslix": (2e-5, 2, 64, 256),
+                   "layer": 7},
     "xlmr-base.yaml": {"udpos": (2e-5, 10, 128, 32), "panx": (2e-5, 10, 128, 32), "xnli": (2e-5, 5, 128, 32),
                        "xcopa": (2e-5, 5, 128, 32), "xquad": (3e-5, 3, 384, 32), "mlqa": (3e-5, 3, 384, 32),
-                       "tydiqa": (3e-5, 3, 384, 32), "layer": 7},
+                       "tydiqa": (3e-5, 3, 384, 32), "lareqa": (2e-5, 3, 256, 32), "mewslix": (2e-5, 2, 64, 256),
+                       "layer": 7},
     "xlmr-large.yaml": {"udpos": (2e-5, 10, 128, 32), "panx": (2e-5, 10, 128, 32), "xnli": (3e-5, 5, 128, 32),
                         "xcopa": (3e-5, 5, 128, 32), "xquad": (3e-5, 2, 384, 32), "mlqa": (3e-5, 2, 384, 32),
-                        "tydiqa": (3e-5, 2, 384, 32), "layer": 13},
+                        "tydiqa": (3e-5, 2, 384, 32), "lareqa": (2e-5, 3, 256, 32), "mewslix": (1e-5, 2, 64, 32),
+                        "layer": 13},
 }
 
 
@@ -83,7 +86,10 @@ def test_real_path_files_carry_xtremes_settings_per_task_family(name):
                run.per_device_train_batch_size * run.gradient_accumulation_steps)
         assert got == expected, (task, got)
     assert cfg.for_task("tatoeba").max_seq_length == 512
-    assert set(cfg.tasks) == {"xnli", "xcopa", "udpos", "panx", "xquad", "mlqa", "tydiqa", "tatoeba"}
+    assert set(cfg.tasks) == {"xnli", "xcopa", "udpos", "panx", "xquad", "mlqa", "tydiqa", "tatoeba", "lareqa",
+                              "mewslix"}
+    assert cfg.for_task("lareqa").gradient_accumulation_steps == 1  # in-batch negatives come from one batch
+    assert set(cfg.data_files["mewslix"]) == {"train", "validation", "test"}  # no hub copy: the release's files
 
 
 def test_smoke_file_runs_one_task_per_xtreme_r_group_on_the_tiny_world():
