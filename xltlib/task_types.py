@@ -284,6 +284,15 @@ def write_gold(spec: TaskSpec, tests: dict[str, list[dict]], directory: Path) ->
 # -- one run ------------------------------------------------------------------------------------------
 
 
+def english_dev_scorer(spec: TaskSpec, dev: list[dict], tokenizer, cfg, max_length: int):
+    """model -> its English dev score: model selection sees English only (the zero-shot protocol). A dual
+    encoder ranks English dev's own candidates (mAP@20)."""
+    if spec.dual_encoder:
+        pool, relevant = candidate_pool(dev), relevant_sets({spec.src_lang: dev})
+        return lambda m: ranking_score(spec, m, tokenizer, dev, pool, relevant, cfg)[1]
+    return lambda m: scores(spec, predict(spec, m, tokenizer, dev, cfg, max_length), dev, spec.src_lang)[spec.metric]
+
+
 def run_xtreme_task(cfg, data: XtremeData, model, tokenizer, perturbation, method: str, seed: int,
                     work_dir: Path, predictions_dir: Path | None) -> list[dict]:
     """Fine-tune (unless retrieval without a dual encoder) on the intermediate task then the English training
@@ -296,18 +305,9 @@ def run_xtreme_task(cfg, data: XtremeData, model, tokenizer, perturbation, metho
     if spec.fine_tuned:
         collate = train_collate(spec, tokenizer, cfg, max_length)
         trained, train_examples = model, data.train
-
-        def dev_score(m) -> float:  # English dev only: the zero-shot protocol
-            return scores(spec, predict(spec, m, tokenizer, data.dev, cfg, max_length), data.dev, spec.src_lang)[
-                spec.metric]
-
         if spec.dual_encoder:  # the dual encoder shares `model`'s weights: training it trains the encoder
             trained, train_examples = DualEncoder(model), training_pairs(data.train)
-            dev_pool, dev_relevant = candidate_pool(data.dev), relevant_sets({spec.src_lang: data.dev})
-
-            def dev_score(m) -> float:  # noqa: F811  (mAP@20 over English dev's own candidates)
-                return ranking_score(spec, m, tokenizer, data.dev, dev_pool, dev_relevant, cfg)[1]
-
+        dev_score = english_dev_scorer(spec, data.dev, tokenizer, cfg, max_length)
         stages = [("intermediate", data.intermediate)] if data.intermediate else []
         for stage, examples in stages + [("train", train_examples)]:
             result = train(trained, examples, collate, cfg, seed=seed, perturbation=perturbation,
