@@ -482,6 +482,20 @@ def entity_description(entity: dict) -> str:
     return _one_line(" ".join(text[a:b] for a, b in spans))
 
 
+def _each_record(path: Path, what: str, read) -> None:
+    """`read(record)` for each JSON line of `path` (blank lines skipped); a line that is not JSON or a record
+    `read` cannot take is a DataError naming the file and the 1-based row."""
+    with path.open(encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                read(json.loads(line))
+            except (KeyError, TypeError, ValueError, AttributeError) as e:
+                detail = f"missing field {e}" if isinstance(e, KeyError) else str(e)
+                raise DataError(f"{path}: row {n}: not a {what} ({detail})") from e
+
+
 def _mewsli_jsonl(path: Path, lang: str) -> datasets.Dataset:
     """Ranking rows from one of Mewsli-X's mention files. Mentions in WikiNews articles (every language in one
     file) are kept for `lang` only and bring no candidates (those are the candidate set beside the file);
@@ -495,28 +509,21 @@ def _mewsli_jsonl(path: Path, lang: str) -> datasets.Dataset:
         rows["candidate_ids"].append([entity_id] if candidate is not None else [])
         rows["candidates"].append([candidate] if candidate is not None else [])
 
-    with path.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                if "contextual_mention" in record:
-                    cm, entity = record["contextual_mention"], record["entity"]
-                    if cm["mention"]["entity_id"] != entity["entity_id"]:
-                        raise ValueError(f"the mention's entity_id {cm['mention']['entity_id']!r} is not its "
-                                         f"entity's {entity['entity_id']!r}")
-                    add(cm["mention"]["example_id"], mention_query(cm["context"], cm["mention"]),
-                        entity["entity_id"], entity_description(entity))
-                    continue
-                context = record["context"]
-                if context["language"] != lang:
-                    continue
-                for mention in record.get("mentions") or [record["mention"]]:
-                    add(mention["example_id"], mention_query(context, mention), mention["entity_id"])
-            except (KeyError, TypeError, ValueError, AttributeError) as e:
-                what = f"missing field {e}" if isinstance(e, KeyError) else str(e)
-                raise DataError(f"{path}: row {n}: not a Mewsli-X record ({what})") from e
+    def read(record: dict) -> None:
+        if "contextual_mention" in record:
+            cm, entity = record["contextual_mention"], record["entity"]
+            if cm["mention"]["entity_id"] != entity["entity_id"]:
+                raise ValueError(f"the mention's entity_id {cm['mention']['entity_id']!r} is not its "
+                                 f"entity's {entity['entity_id']!r}")
+            add(cm["mention"]["example_id"], mention_query(cm["context"], cm["mention"]), entity["entity_id"],
+                entity_description(entity))
+            return
+        context = record["context"]
+        if context["language"] == lang:
+            for mention in record.get("mentions") or [record["mention"]]:
+                add(mention["example_id"], mention_query(context, mention), mention["entity_id"])
+
+    _each_record(path, "Mewsli-X record", read)
     return datasets.Dataset.from_dict(rows, features=RANKING_FEATURES)
 
 
@@ -525,24 +532,19 @@ def load_candidate_set(spec: TaskSpec, data_files, langs) -> dict[str, str]:
     test file that has one (the release keeps them together); {} when there is none (LAReQA: its pool is its
     test files' sentences). The candidates of the rows themselves are added by the caller."""
     out: dict[str, str] = {}
+
+    def read_entity(entity: dict) -> None:
+        entity_id, text = entity["entity_id"], entity_description(entity)
+        if not isinstance(entity_id, str) or not entity_id or not text:
+            raise ValueError("an entity needs an entity_id and a description")
+        if out.setdefault(entity_id, text) != text:
+            raise ValueError(f"entity {entity_id!r} appears twice with different texts")
+
     folders = {path.parent for lang in langs
                if (path := _local_path(spec, "test", lang, data_files)) is not None}
     for folder in sorted(folders):
         path = folder / MEWSLI_CANDIDATES
         if not path.is_file():
             continue
-        with path.open(encoding="utf-8") as f:
-            for n, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    entity = json.loads(line)
-                    entity_id, text = entity["entity_id"], entity_description(entity)
-                except (KeyError, TypeError, ValueError) as e:
-                    what = f"missing field {e}" if isinstance(e, KeyError) else str(e)
-                    raise DataError(f"{path}: row {n}: not a Mewsli-X entity ({what})") from e
-                if not isinstance(entity_id, str) or not entity_id or not text:
-                    raise DataError(f"{path}: row {n}: an entity needs an entity_id and a description")
-                if out.setdefault(entity_id, text) != text:
-                    raise DataError(f"{path}: row {n}: entity {entity_id!r} appears twice with different texts")
+        _each_record(path, "Mewsli-X entity", read_entity)
     return out
