@@ -2,7 +2,7 @@
 import pandas as pd
 import pytest
 
-from xltlib.compare import gain_summary, ladder_steps, world_acceptance
+from xltlib.compare import describe_contrast, gain_summary, ladder_steps, world_acceptance
 from xltlib.results import summarize
 
 RUNGS = {"en": 0, "near": 1, "far": 2, "farther": 3}
@@ -57,3 +57,13 @@ def test_english_and_gap_checks():
     gap = checks[checks.check.str.startswith("gap")].set_index("lang")
     assert list(gap.index) == ["near"]  # near_rungs=(1,): only rung 1 is checked
     assert gap.loc["near", "value"] == pytest.approx(0.09) and not gap.loc["near", "passed"]
+
+
+def test_contrast_of_two_languages_is_paired_by_seed():
+    # gaps over scratch (0.5): far 0.1, 0.2, 0.3; near 0.3, 0.3, 0.3 -> differences -0.2, -0.1, 0.0: mean -0.1,
+    # sd 0.1, 95% CI -0.1 +- 4.303 * 0.1 / sqrt(3) = [-0.348, +0.148]
+    recs = records({**SCRATCH, ("standard", "far"): [0.6, 0.7, 0.8], ("standard", "near"): [0.8, 0.8, 0.8]})
+    line = describe_contrast(recs, "far", "near")
+    assert line == ("- **t**: gap over `scratch` +20.0 points in `far`, +30.0 in `near`; difference -10.0 points, "
+                    "95% CI [-34.8, +14.8]: no significant difference.")
+    assert describe_contrast(recs, "far", "missing") == ""

@@ -88,7 +88,7 @@ def world_acceptance(summary: pd.DataFrame, gain_summary: pd.DataFrame, rungs: d
         task_steps = steps[steps.task == task]
         rises = task_steps[task_steps.ci_low > 0].lang.tolist()
         rows.append({"check": "accuracy falls along the ladder", "task": task, "lang": "rungs " + "-".join(
-            map(str, by_rung.index)), "value": " > ".join(f"{v:.2f}" for v in by_rung)
+            map(str, by_rung.index)), "value": " -> ".join(f"{v:.2f}" for v in by_rung)
             + (f" (rises beyond seed noise: {', '.join(rises)})" if rises else ""),
             "ci_low": None, "ci_high": None, "passed": not rises})
     return pd.DataFrame(rows)
@@ -117,6 +117,28 @@ def describe_gains(gain_summary: pd.DataFrame, split: str = "test", what: str = 
             avg_text = f" (average over languages {100 * a['mean']:+.1f} points"
             avg_text += f", 95% CI [{100 * a.ci_low:+.1f}, {100 * a.ci_high:+.1f}])" if pd.notna(a.ci_low) else ")"
         lines.append(f"- **{task}**, {what} (`{method}`): " + "; ".join(parts) + avg_text + ".")
+    return "\n".join(lines)
+
+
+def describe_contrast(records: pd.DataFrame, lang: str, reference: str, method: str = "standard",
+                      baseline: str = "scratch", split: str = "test") -> str:
+    """One sentence per task: the gap `method - baseline` in `lang` and in `reference`, and their difference
+    paired by seed (e.g. a low-resource language against the language of the same grammar with full data)."""
+    gains = paired_gain(records[records.split == split], method, baseline)
+    lines = []
+    for (task, metric), group in gains.groupby(["task", "metric"]):
+        by_lang = group.pivot_table(index="seed", columns="lang", values="value")
+        if lang not in by_lang or reference not in by_lang:
+            continue
+        diff = (by_lang[lang] - by_lang[reference]).dropna()
+        d = summarize(pd.DataFrame({"task": task, "lang": lang, "method": method, "split": split,
+                                    "metric": metric, "seed": diff.index, "value": diff.values})).iloc[0]
+        verdict = ("no interval (one seed)" if pd.isna(d.ci_low) else
+                   "beyond seed noise" if d.ci_low > 0 or d.ci_high < 0 else "no significant difference")
+        interval = "" if pd.isna(d.ci_low) else f", 95% CI [{100 * d.ci_low:+.1f}, {100 * d.ci_high:+.1f}]"
+        lines.append(f"- **{task}**: gap over `{baseline}` {100 * by_lang[lang].mean():+.1f} points in `{lang}`, "
+                     f"{100 * by_lang[reference].mean():+.1f} in `{reference}`; difference {100 * d['mean']:+.1f} "
+                     f"points{interval}: {verdict}.")
     return "\n".join(lines)
 
 
