@@ -43,6 +43,7 @@ test: setup
 bench: setup
 	$(PY) benchmarks/padding.py
 	$(PY) benchmarks/robust_step_cost.py
+	$(PY) benchmarks/ranking.py
 
 world: setup
 	$(VENV)/bin/xlt world

@@ -241,3 +241,15 @@ def test_embeddings_ignore_padding_and_retrieve_translations(tiny_xlmr_dir):
     targets = sentence_embeddings(model, tokenizer, [sentences[i] for i in order], layer=1)
     assert rank_candidates(batched, targets, k=1)[:, 0].tolist() == [order.index(i) for i in range(3)]
     assert np.allclose(np.diag(cosine_similarity(batched, batched)), 1.0)
+
+
+def test_top_k_ranking_equals_the_full_sort_and_keeps_ties_by_index():
+    rng = np.random.default_rng(0)
+    queries, pool = rng.normal(size=(7, 5)), rng.normal(size=(300, 5))
+    pool[[10, 40, 200]] = pool[5]  # four candidates tie with candidate 5 on every query
+    full = rank_candidates(queries, pool)
+    np.testing.assert_array_equal(rank_candidates(queries, pool, k=20), full[:, :20])
+    query_on_tie = pool[5:6] + 1e-9
+    assert rank_candidates(query_on_tie, pool, k=3).tolist() == [[5, 10, 40]]  # cut inside the tie: lower ids
+    assert rank_candidates(queries, pool, k=300).shape == (7, 300)
+    assert rank_candidates(queries[:0], pool, k=3).shape == (0, 3)

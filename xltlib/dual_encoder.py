@@ -86,13 +86,18 @@ def candidate_pool(rows: list[dict], extra: dict[str, str] | None = None) -> dic
     return pool
 
 
+SCORES_PER_CHUNK = 2 ** 24  # similarities held at once while ranking (64 MB in float32)
+
+
 def top_candidates(encoder, tokenizer, queries: list[str], pool: dict[str, str], batch_size: int,
-                   max_length: int, k: int = TOP_K, chunk: int = 512) -> list[list[str]]:
+                   max_length: int, k: int = TOP_K, chunk: int | None = None) -> list[list[str]]:
     """Each query's `k` nearest candidate ids by cosine similarity of mean-pooled last-layer states (the pooling
-    the dual encoder was trained with); queries are ranked in chunks so a large pool fits in memory."""
+    the dual encoder was trained with); queries are ranked in chunks (by default as many as keep
+    SCORES_PER_CHUNK similarities) so a large pool fits in memory."""
     ids = list(pool)
     embed = lambda texts: sentence_embeddings(encoder, tokenizer, texts, -1, batch_size, max_length)  # noqa: E731
     candidates, embedded = embed([pool[i] for i in ids]), embed(queries)
+    chunk = chunk or max(1, SCORES_PER_CHUNK // max(1, len(ids)))
     out = []
     for start in range(0, len(queries), chunk):
         order = rank_candidates(embedded[start:start + chunk], candidates, k=min(k, len(ids)))
