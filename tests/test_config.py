@@ -38,6 +38,7 @@ def test_unknown_key_names_it_and_the_source():
     ("eval_langs: en", ["'eval_langs'", "must be a list"]),
     ("generalized: 'yes'", ["'generalized'", "true or false"]),
     ("data_files: [a.jsonl]", ["'data_files'", "mapping"]),
+    ("max_generalized_samples: 0", ["'max_generalized_samples'", "at least 1", "0"]),
 ])
 def test_wrong_type_names_the_field(text, fragments):
     with pytest.raises(ConfigError) as info:

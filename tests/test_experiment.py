@@ -50,6 +50,20 @@ def test_real_path_runs_end_to_end_on_local_files(model_fixture, request, xnli_f
         assert len(lines) == n_rows and set(lines) <= {"entailment", "neutral", "contradiction"}
 
 
+def test_generalized_pairs_can_be_capped_and_the_diagonal_is_scored_on_the_same_prefix(tiny_model_dir, xnli_files,
+                                                                                        tmp_path):
+    records = run_experiment(real_config(tiny_model_dir, xnli_files, max_generalized_samples=3), tmp_path / "run")
+    generalized = records[records.split == "test_generalized"].set_index("lang")["value"]
+    assert len(generalized) == len(LANGS) ** 2
+    for lang in LANGS:  # the diagonal: this language's own predictions on its first 3 test pairs
+        predicted = (tmp_path / "run/predictions/standard/seed1/xnli" / f"test-{lang}.tsv").read_text().split()[:3]
+        gold = [json.loads(line)["label"] for line in open(xnli_files["test"][lang])][:3]
+        names = ["entailment", "neutral", "contradiction"]
+        gold = [names[g] if isinstance(g, int) else g for g in gold]
+        assert generalized[f"{lang}-{lang}"] == pytest.approx(sum(p == g for p, g in zip(predicted, gold)) / 3)
+    assert set((generalized * 3).round(6)) <= {0.0, 1.0, 2.0, 3.0}  # every pair scored on 3 examples
+
+
 def test_same_params_and_seed_give_the_same_metrics(tiny_model_dir, xnli_files, tmp_path):
     cfg = real_config(tiny_model_dir, xnli_files, generalized=False, export_predictions=False)
     first = run_experiment(cfg, tmp_path / "a")

@@ -43,3 +43,14 @@ def test_real_path_rs_da_files_pin_the_counterfitted_neighbours():
     for path in (ROOT / "params" / "02_robust_training").glob("*rsda.yaml"):
         options = load_params_file(path)["method_options"]["rs_da"]
         assert options["neighbors"] == COUNTERFITTED_URL and options["neighbors_sha256"] == COUNTERFITTED_SHA256, path
+
+
+@pytest.mark.parametrize("params_file", [p for p in PARAMS_FILES if load_params_file(p).get("world") == "real"],
+                         ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_real_path_files_evaluate_whole_test_sets(params_file):
+    """The notebooks' defaults cap evaluation to fit the embedded world's CPU budget; the paper numbers need
+    every test example, so a real-path file must lift each cap it would otherwise inherit."""
+    notebook = ROOT / "notebooks" / f"{params_file.parent.name}.ipynb"
+    cfg = RunConfig.from_namespace({**notebook_defaults(notebook), **load_params_file(params_file)})
+    assert cfg.max_eval_samples is None and cfg.max_generalized_samples is None
+    assert cfg.max_train_samples is None and all(o.get("max_train_samples") is None for o in cfg.task_overrides.values())

@@ -89,6 +89,9 @@ class RunConfig(TrainArgs):
     methods: tuple[str, ...] = ("standard", "scratch")
     seeds: tuple[int, ...] = (1, 2, 3)
     generalized: bool = True  # also evaluate pair tasks with the two sentences in different languages
+    # Test pairs per ordered language pair of the generalized setting (None: the whole test set as loaded). Its
+    # cost grows with the square of the languages: 225 ordered pairs for XNLI's 15.
+    max_generalized_samples: int | None = None
     retrieval_layer: int | None = None  # retrieval tasks: hidden layer mean-pooled (None: the one after the middle)
     method_options: dict = field(default_factory=dict)  # {method: {option: value}} over its defaults
     # Robustness evaluation after the ordinary one (xltlib.robust_eval): test-time attacks, e.g.
@@ -195,9 +198,10 @@ def _check_run_values(cfg: RunConfig) -> None:
         resolve_options(f"method_options[{method!r}]", options, METHODS[method].options)
     resolve_attacks(cfg.attacks)
     resolve_smoothing(cfg.smoothing)
-    if cfg.max_robustness_samples is not None and cfg.max_robustness_samples < 1:
-        raise ConfigError(f"field 'max_robustness_samples' must be at least 1 (or null: every test example), "
-                          f"got {cfg.max_robustness_samples!r}")
+    for name in ("max_robustness_samples", "max_generalized_samples"):
+        if getattr(cfg, name) is not None and getattr(cfg, name) < 1:
+            raise ConfigError(f"field {name!r} must be at least 1 (or null: every test example), "
+                              f"got {getattr(cfg, name)!r}")
     if not cfg.seeds:
         raise ConfigError("field 'seeds' must list at least one seed")
     check_model_name(cfg.model_name_or_path, cfg.world)

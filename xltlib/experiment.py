@@ -84,6 +84,8 @@ def run_key(cfg: RunConfig, task: str, method: str, seed: int, model_path: str, 
             "model": model_path, "world": world.directory.name if world else None,
             "data_files": cfg.data_files.get(task), "eval_langs": cfg.eval_langs,
             "generalized": cfg.generalized, "method_options": method_options(cfg, method)}
+    if cfg.generalized and cfg.max_generalized_samples is not None:  # only when set, as below
+        blob["max_generalized_samples"] = cfg.max_generalized_samples
     if cfg.retrieval_layer is not None:  # only when set, as below: it decides retrieval scores
         blob["retrieval_layer"] = cfg.retrieval_layer
     if cfg.attacks or cfg.smoothing:  # only when set, so the keys of runs without them stay as they were
@@ -115,7 +117,8 @@ def fine_tune_and_evaluate(cfg: RunConfig, data: TaskData, method: str, seed: in
     result = train(model, data.train, collate, cfg, seed=seed, perturbation=perturbation, dev_score=dev_score,
                    checkpoint_dir=work_dir / "checkpoint", desc=f"{spec.name} {method} seed {seed}")
     records, predictions = evaluate_task(model, spec, data.tests, collate, cfg.per_device_eval_batch_size,
-                                         generalized=cfg.generalized, perturbation=perturbation, seed=seed)
+                                         generalized=cfg.generalized, perturbation=perturbation, seed=seed,
+                                         max_generalized=cfg.max_generalized_samples)
     records += evaluate_robustness(model, spec, data.tests, collate, cfg.per_device_eval_batch_size,
                                    attacks=cfg.attacks, smoothing=cfg.smoothing, context=context, seed=seed,
                                    max_samples=cfg.max_robustness_samples)
