@@ -13,8 +13,9 @@ from xltlib.world.grammar import (LADDER, LADDER_BY_CODE, FrameSampler, build_se
                                   render_roles, translation_table)
 from xltlib.world.presets import PRESETS
 from xltlib.world.ranking_tasks import CANDIDATE_SET
-from xltlib.world.xtreme_tasks import (SENTENCE_SEPARATOR, TASK_SPLITS, XTREME_WORLD_TASKS, copa_item, qa_item,
-                                       question_table, task_files, task_rows, write_xtreme_task_files)
+from xltlib.world.xtreme_tasks import (SENTENCE_SEPARATOR, TASK_SPLITS, XTREME_WORLD_TASKS, answer_kind, copa_item,
+                                       qa_item, question_table, question_word, task_files, task_rows,
+                                       write_xtreme_task_files)
 
 PRESET = PRESETS["tiny"]
 LANGS = PRESET.langs
@@ -87,6 +88,21 @@ def test_the_question_is_one_sentence_of_its_context_with_the_answer_replaced(ro
             sentence_starts = [0] + [i + 3 for i, ch in enumerate(row["context"]) if row["context"][i:i + 3]
                                      == f" {SENTENCE_SEPARATOR} "]
             assert max(i for i, s in enumerate(sentence_starts) if s <= answer_start) == matching[0]
+
+
+def test_the_question_word_names_a_kind_one_sentence_of_the_context_holds():
+    sampler, rng = FrameSampler(build_semantics(0)), random.Random("qa-kinds")
+    words, asked = Counter(), Counter()
+    for _ in range(500):
+        item = qa_item(rng, sampler)
+        word = question_word(item)
+        holders = [i for i, f in enumerate(item.frames) if (f.place is not None if word == "where"
+                                                            else word in (answer_kind(f.subj), answer_kind(f.obj)))]
+        assert holders == [item.asked], item
+        assert len({f.verb for f in item.frames}) == len(item.frames)
+        words[word] += 1
+        asked[item.asked] += 1
+    assert set(words) == {"who", "what", "where"} and min(asked.values()) > 120  # every kind, every position
 
 
 def test_copa_alternatives_differ_in_the_verb_only_and_follow_the_rules():

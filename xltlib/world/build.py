@@ -26,7 +26,7 @@ from .pairs import XNLI_LABELS, nli_pair, paraphrase_pair
 from .xtreme_tasks import XTREME_WORLD_TASKS, task_files, world_task_langs, write_xtreme_task_files
 from .presets import PRESETS, WorldPreset
 
-GENERATOR_VERSION = 15  # bump when a change to the generator changes the world it builds
+GENERATOR_VERSION = 16  # bump when a change to the generator changes the world it builds
 WORLD_TASKS = ("xnli", "pawsx")
 _SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 _NOT_SWITCHED = set(FUNCTION_WORDS + CASE_PARTICLES + PREPOSITIONS + NAMES + NUMBERS)
