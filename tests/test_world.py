@@ -1,6 +1,7 @@
 """The embedded world's generator: deterministic, shortcut-free pair tasks, languages on the ladder."""
 import json
 import random
+from pathlib import Path
 from collections import Counter
 from dataclasses import replace
 
@@ -122,3 +123,12 @@ def test_word_translation_precision_is_one_for_english_and_a_share_elsewhere(tin
     assert meter.precision.between(0, 1).all()
     again = word_translation_precision(tiny_world, langs=["rlx"], n_frames=600)
     assert again.precision.tolist() == meter[meter.lang == "rlx"].precision.tolist()
+
+
+def test_an_empty_world_cache_variable_counts_as_unset(monkeypatch):
+    from xltlib.paths import outputs_dir, world_cache_dir
+
+    monkeypatch.setenv("XLT_WORLD_CACHE", "")
+    assert world_cache_dir() == outputs_dir() / "world"  # not Path(""): the world in the working directory
+    monkeypatch.setenv("XLT_WORLD_CACHE", "/tmp/worlds")
+    assert world_cache_dir() == Path("/tmp/worlds")

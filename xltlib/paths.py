@@ -22,4 +22,5 @@ def outputs_dir() -> Path:
 
 
 def world_cache_dir() -> Path:
-    return Path(os.environ.get("XLT_WORLD_CACHE", outputs_dir() / "world"))
+    # An empty XLT_WORLD_CACHE counts as unset: Path("") would put the world in the working directory.
+    return Path(os.environ.get("XLT_WORLD_CACHE") or outputs_dir() / "world")
