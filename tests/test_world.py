@@ -1,9 +1,9 @@
 """The embedded world's generator: deterministic, shortcut-free pair tasks, languages on the ladder."""
 import json
 import random
-from pathlib import Path
 from collections import Counter
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
