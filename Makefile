@@ -31,8 +31,10 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $@
 
 # Every notebook with its default (embedded-world) parameters, through the batch runner.
+# Notebooks run side by side, one per core (each kernel is single-threaded); the first to need the world builds it.
+JOBS    ?= 2
 reproduce: setup
-	$(VENV)/bin/xlt batch --defaults notebooks/
+	$(VENV)/bin/xlt batch --defaults --jobs $(JOBS) notebooks/
 
 # The whole suite: every notebook under nbval with its smoke parameters, then the unit tests (which also
 # read back what the smoke runs recorded).

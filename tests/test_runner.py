@@ -164,3 +164,23 @@ def test_failing_run_in_batch_keeps_finished_results_and_does_not_stop_the_next(
     # ... and the next run in the batch ran.
     good = json.loads((project / "outputs" / "tiny" / "2_good" / "run.json").read_text())
     assert good["status"] == "finished" and good["params"] == {"x": 3}
+
+
+def test_batch_runs_jobs_side_by_side_and_reports_in_order(project, capsys):
+    params = project / "params" / "tiny"
+    for i in (1, 2, 3):
+        write(params / f"{i}_run.yaml", f"x: {i}\n")
+    repeat = params / "2_run.yaml"  # listed twice: runs once, then is skipped
+    assert cli.main(["batch", "--jobs", "2", str(params), str(repeat)]) == 0
+    lines = capsys.readouterr().out.splitlines()[1:]
+    assert [line.split()[1:3] for line in lines] == [["1_run", "finished"], ["2_run", "finished"],
+                                                     ["3_run", "finished"], ["2_run", "skipped"]]
+    for i in (1, 2, 3):
+        metrics = (project / "outputs" / "tiny" / f"{i}_run" / "metrics.csv").read_text()
+        assert metrics.rstrip().endswith(f",{float(i)}")
+
+
+def test_batch_jobs_must_be_positive(project):
+    write(project / "params" / "tiny" / "1_run.yaml", "x: 1\n")
+    with pytest.raises(ConfigError, match="jobs must be at least 1, got 0"):
+        batch([project / "params" / "tiny"], jobs=0)

@@ -132,3 +132,21 @@ def test_an_empty_world_cache_variable_counts_as_unset(monkeypatch):
     assert world_cache_dir() == outputs_dir() / "world"  # not Path(""): the world in the working directory
     monkeypatch.setenv("XLT_WORLD_CACHE", "/tmp/worlds")
     assert world_cache_dir() == Path("/tmp/worlds")
+
+
+def test_processes_asking_for_one_world_at_once_build_it_once(tmp_path):
+    """Side by side (`xlt batch --jobs`), the second process waits for the first one's build."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "XLT_WORLD_CACHE": str(tmp_path), "OMP_NUM_THREADS": "1"}
+    code = ("import xltlib.world.build as b; calls = []; real = b._build\n"
+            "b._build = lambda *a: (calls.append(1), real(*a))\n"
+            "w = b.get_world('tiny'); print(w.directory, len(calls))")
+    procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outputs = [p.communicate()[0].split() for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    assert outputs[0][-2] == outputs[1][-2]  # the same directory
+    assert sorted(int(o[-1]) for o in outputs) == [0, 1]  # built by one of them only

@@ -37,12 +37,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="run even if an identical finished run exists")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("batch", help="run params files / params directories one after another")
+    p = sub.add_parser("batch", help="run params files / params directories (one at a time, or --jobs N)")
     p.add_argument("paths", nargs="+", metavar="PATH",
                    help="params files or params/<stem>/ directories (notebooks with --defaults)")
     p.add_argument("--force", action="store_true", help="rerun finished runs too")
     p.add_argument("--defaults", action="store_true",
                    help="PATHs are notebooks or notebook directories, each run with its defaults")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="runs at a time, each in its own process (default 1; one per CPU core at most)")
     p.set_defaults(func=cmd_batch)
 
     p = sub.add_parser("world", help="build (or load) the embedded world and describe it")
@@ -83,7 +85,7 @@ def cmd_run(args) -> int:
 def cmd_batch(args) -> int:
     from .runner import batch, format_outcomes
 
-    outcomes = batch(args.paths, force=args.force, defaults=args.defaults)
+    outcomes = batch(args.paths, force=args.force, defaults=args.defaults, jobs=args.jobs)
     print(format_outcomes(outcomes))
     return 0 if all(o.ok for o in outcomes) else 1
 

@@ -8,6 +8,7 @@ as a user's local copy of XNLI or PAWS-X.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -123,10 +124,16 @@ def get_world(preset: str | WorldPreset = "default", rebuild: bool = False) -> W
     if rebuild and directory.exists():
         shutil.rmtree(directory)
     if not (directory / "world.json").is_file():
-        from ..quiet import quiet_libraries
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        # Notebooks run side by side (`xlt batch --jobs`) need the same world: one builds, the others wait for
+        # it rather than build it again. The OS drops the lock if the builder dies.
+        with open(directory.with_name(directory.name + ".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not (directory / "world.json").is_file():
+                from ..quiet import quiet_libraries
 
-        quiet_libraries()
-        _build(preset, directory)
+                quiet_libraries()
+                _build(preset, directory)
     return World(preset, directory)
 
 
