@@ -23,6 +23,7 @@ export HF_DATASETS_OFFLINE  := 1
 .PHONY: setup reproduce test bench world clean-outputs
 
 setup: $(STAMP)
+	@mkdir -p $(HF_HOME) $(MPLCONFIGDIR) $(IPYTHONDIR) $(JUPYTER_CONFIG_DIR) $(JUPYTER_DATA_DIR) $(JUPYTER_RUNTIME_DIR)
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
