@@ -81,9 +81,8 @@ def evaluate_task(model, spec: TaskSpec, tests: dict[str, list[dict]], collate, 
             for lang2 in tests:
                 key = f"{lang1}-{lang2}"
                 if lang1 == lang2:  # the diagonal is the standard setting: reuse, don't recompute
-                    n = len(tests[lang1]) if max_generalized is None else max_generalized
-                    labels = [e["label"] for e in tests[lang1][:n]]
-                    value = metric(predictions[lang1][:n], labels)
+                    labels = [e["label"] for e in tests[lang1][:max_generalized]]
+                    value = metric(predictions[lang1][:max_generalized], labels)
                 else:
                     examples = generalized_examples(spec, tests, lang1, lang2)[:max_generalized]
                     predictions[key] = predict_labels(model, examples, collate, batch_size, perturbation, seed)

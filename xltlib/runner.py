@@ -269,8 +269,8 @@ def expand_batch(paths: Iterable, defaults: bool = False) -> list[RunPlan]:
 def batch(paths: Iterable, force: bool = False, defaults: bool = False, jobs: int = 1) -> list[RunOutcome]:
     """Run every params file (or, with `defaults`, every notebook), `jobs` at a time, each in a process of its
     own with a single-threaded kernel (on this project's 2-core machine two side by side each ran about 1.6x
-    slower than alone, and the three notebooks took 31% less wall time); a failure does not stop the others. Returns one
-    outcome per run, in order. A run listed twice runs once, the second time skipped."""
+    slower than alone, and the three notebooks took 31% less wall time); a failure does not stop the others.
+    Returns one outcome per run, in order. A run listed twice runs once, the second time skipped."""
     plans = expand_batch(paths, defaults=defaults)
     if jobs < 1:
         raise ConfigError(f"jobs must be at least 1, got {jobs!r}")
