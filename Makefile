@@ -37,9 +37,10 @@ JOBS    ?= 2
 reproduce: setup
 	$(VENV)/bin/xlt batch --defaults --jobs $(JOBS) notebooks/
 
-# The whole suite: every notebook under nbval with its smoke parameters, then the unit tests (which also
-# read back what the smoke runs recorded).
+# The whole suite: the import layers (import-linter, contracts in pyproject.toml), every notebook under nbval
+# with its smoke parameters, then the unit tests (which also read back what the smoke runs recorded).
 test: setup
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/xlt smoke-notebooks .cache/smoke
 	$(PY) -m pytest -q .cache/smoke tests --nbval-lax -p no:cacheprovider
 

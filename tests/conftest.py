@@ -215,6 +215,16 @@ def pawsx_rows() -> dict:
 
 
 @pytest.fixture(scope="module")
+def cached_tiny_world():
+    """The tiny world, built once into the project's cache (.cache/test-worlds) and reused by later modules and runs."""
+    from xltlib.world.build import get_world
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XLT_WORLD_CACHE", str(_CACHE / "test-worlds"))
+        yield get_world("tiny")
+
+
+@pytest.fixture(scope="module")
 def tiny_world(tmp_path_factory):
     """The tiny embedded world, built once per test module into a temporary cache."""
     import os

@@ -6,10 +6,27 @@ import pytest
 import torch
 
 from test_robust import VOCAB, FakeWorld, collate, context_for, make_examples  # the same tiny world
-from xltlib.attacks import ATTACKS, evaluate_attacks, make_attack, world_dictionary
-from xltlib.errors import ConfigError, UnknownNameError
-from xltlib.evaluate import predict_labels
-from xltlib.tasks import TASKS
+from xltlib.core.config import TrainArgs
+from xltlib.core.errors import ConfigError, UnknownNameError
+from xltlib.robustness.attacks import ATTACKS, evaluate_attacks, make_attack, world_dictionary
+from xltlib.tasks.catalogue import TASKS
+from xltlib.tasks.handlers.pair import PairClassification, predict_labels
+
+MAX_LENGTH = 64  # the tiny model's positions; the word-level collate never truncates
+
+
+class WordPairs(PairClassification):
+    """The pair-classification handler with the tests' word-level collate in place of a tokenizer's."""
+
+    def collate(self, spec, tokenizer, cfg, max_length, with_labels=True):
+        return collate
+
+
+HANDLER = WordPairs()
+
+
+def eval_args(batch_size: int) -> TrainArgs:
+    return TrainArgs(per_device_eval_batch_size=batch_size)
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +126,7 @@ def test_world_dictionary_goes_through_english():
 def test_evaluate_attacks_records(model):
     rows = make_examples(30, seed=3)
     tests = {"en": rows, "xx": [{**e, "premise": " ".join(w + "_xx" for w in e["premise"].split())} for e in rows]}
-    records = evaluate_attacks(model, TASKS["xnli"], tests, collate, 16,
+    records = evaluate_attacks(model, TASKS["xnli"], HANDLER, tests, None, eval_args(16), MAX_LENGTH,
                                {"pgd": {"epsilon": 0.05}, "synonym": {}, "codeswitch": {"target_lang": "xx"}},
                                context_for(model, FakeWorld()), seed=0)
     metrics = {(r["lang"], r["metric"]) for r in records}
@@ -133,8 +150,8 @@ def test_real_path_word_tables_apply_to_their_language_only(model, tmp_path):
     assert make_attack("synonym", context, "de", {"neighbors": {"de": str(neighbours)}}) is not None
     rows = make_examples(6)
     with pytest.warns(UserWarning, match="attack 'synonym' has no word table for language 'de'"):
-        records = evaluate_attacks(model, TASKS["xnli"], {"en": rows, "de": rows}, collate, 8,
-                                   {"synonym": {"neighbors": str(neighbours)}}, context)
+        records = evaluate_attacks(model, TASKS["xnli"], HANDLER, {"en": rows, "de": rows}, None, eval_args(8),
+                                   MAX_LENGTH, {"synonym": {"neighbors": str(neighbours)}}, context)
     assert {r["lang"] for r in records} == {"en"}
     with pytest.raises(ConfigError, match="'dictionary' to a MUSE file"):
         make_attack("codeswitch", context, "en", {"target_lang": "de"})
@@ -143,9 +160,11 @@ def test_real_path_word_tables_apply_to_their_language_only(model, tmp_path):
 def test_bad_attack_names_and_options(model):
     context = context_for(model, FakeWorld())
     with pytest.raises(UnknownNameError, match="unknown attack 'fgsm'; known attacks: pgd, synonym, codeswitch"):
-        evaluate_attacks(model, TASKS["xnli"], {"en": []}, collate, 8, {"fgsm": {}}, context)
+        evaluate_attacks(model, TASKS["xnli"], HANDLER, {"en": []}, None, eval_args(8), MAX_LENGTH, {"fgsm": {}},
+                         context)
     with pytest.raises(ConfigError, match="attack 'pgd': unknown option 'eps'; allowed options: epsilon"):
-        evaluate_attacks(model, TASKS["xnli"], {"en": []}, collate, 8, {"pgd": {"eps": 0.1}}, context)
+        evaluate_attacks(model, TASKS["xnli"], HANDLER, {"en": []}, None, eval_args(8), MAX_LENGTH,
+                         {"pgd": {"eps": 0.1}}, context)
     with pytest.raises(ConfigError, match="attack 'pgd': option 'epsilon' must be a number >= 0, got -1"):
         make_attack("pgd", context, "en", {"epsilon": -1})
     with pytest.raises(ConfigError, match="option 'target_lang' must be one of the world's languages en, xx; got 'zz'"):
@@ -154,25 +173,30 @@ def test_bad_attack_names_and_options(model):
 
 
 def test_smoothed_prediction_records_and_config_errors(model):
-    from xltlib.config import RunConfig
-    from xltlib.robust_eval import evaluate_robustness
+    from xltlib.core.config import RunConfig
+    from xltlib.robustness.smoothing import evaluate_robustness
+    from xltlib.run.plan import plan
 
     rows = make_examples(30, seed=4)
     clean = accuracy(predict_labels(model, rows, collate, 16), rows)
     context = context_for(model, FakeWorld())
-    records = evaluate_robustness(model, TASKS["xnli"], {"en": rows}, collate, 16, attacks={},
-                                  smoothing={"gaussian": {"sigma": 0.0, "n_samples": 1, "certify_n_samples": 20},
-                                             "synonym": {"n_samples": 3}}, context=context, seed=0, max_samples=20)
+    cfg = RunConfig(per_device_eval_batch_size=16, attacks={}, max_robustness_samples=20,
+                    smoothing={"gaussian": {"sigma": 0.0, "n_samples": 1, "certify_n_samples": 20},
+                               "synonym": {"n_samples": 3}})
+    records = evaluate_robustness(model, TASKS["xnli"], HANDLER, {"en": rows}, None, cfg, MAX_LENGTH,
+                                  context=context, seed=0)
     values = {r["metric"]: r["value"] for r in records}
     # No noise: the vote is the plain prediction (on the first 20 rows), and no radius is certified.
     assert values["accuracy_smoothed_gaussian"] == accuracy(predict_labels(model, rows[:20], collate, 16), rows[:20])
     assert values["average_certified_radius_gaussian"] == 0.0
     assert 0.0 <= values["accuracy_smoothed_synonym"] <= 1.0 and 0 < clean < 1
-    noisy = evaluate_robustness(model, TASKS["xnli"], {"en": rows}, collate, 16, attacks={},
-                                smoothing={"gaussian": {"sigma": 0.01, "certify_n_samples": 50, "alpha": 0.01}},
-                                context=context, seed=0)
+    cfg = RunConfig(per_device_eval_batch_size=16, attacks={},
+                    smoothing={"gaussian": {"sigma": 0.01, "certify_n_samples": 50, "alpha": 0.01}})
+    noisy = evaluate_robustness(model, TASKS["xnli"], HANDLER, {"en": rows}, None, cfg, MAX_LENGTH, context=context,
+                                seed=0)
     assert next(r["value"] for r in noisy if r["metric"] == "average_certified_radius_gaussian") > 0
+    # Names and options are checked by the plan of a run, before anything loads.
     with pytest.raises(UnknownNameError, match="unknown smoothing 'laplace'; known smoothings: gaussian, synonym"):
-        RunConfig(smoothing={"laplace": {}})
+        plan(RunConfig(smoothing={"laplace": {}}))
     with pytest.raises(ConfigError, match="attack 'synonym': unknown option 'budget'; allowed options: case"):
-        RunConfig(attacks={"synonym": {"budget": 2}})
+        plan(RunConfig(attacks={"synonym": {"budget": 2}}))

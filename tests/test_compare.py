@@ -2,8 +2,8 @@
 import pandas as pd
 import pytest
 
-from xltlib.compare import describe_contrast, gain_summary, ladder_steps, world_acceptance
-from xltlib.results import summarize
+from xltlib.report.compare import describe_contrast, gain_summary, ladder_steps, world_acceptance
+from xltlib.report.results import summarize
 
 RUNGS = {"en": 0, "near": 1, "far": 2, "farther": 3}
 

@@ -1,4 +1,4 @@
-"""xltlib.data: every local format loads to the task's columns with int labels; every bad input is a
+"""xltlib.tasks.files with the pair handler's checks: every local format loads to the task's columns with int labels; every bad input is a
 DataError naming the file and the row or field; the hub path fails offline with a usable message."""
 import dataclasses
 import json
@@ -8,12 +8,24 @@ import datasets
 import pandas as pd
 import pytest
 
-from xltlib.data import load_split, task_langs
-from xltlib.errors import ConfigError, DataError, UnknownNameError
-from xltlib.tasks import TASKS, HubSplit
+from xltlib.core.errors import ConfigError, DataError, UnknownNameError
+from xltlib.tasks import files
+from xltlib.tasks.catalogue import TASKS
+from xltlib.tasks.files import task_langs
+from xltlib.tasks.handlers import handler_for
+from xltlib.tasks.spec import HubSplit
 
 XNLI = TASKS["xnli"]
 PAWSX = TASKS["pawsx"]
+
+
+def load_split(spec, split, lang, data_files=None, max_samples=None) -> datasets.Dataset:
+    """One split as a Dataset: the shared loader with the task handler's checks (what `handler.load_split` runs
+    before it turns the rows into a list of dicts)."""
+    handler = handler_for(spec)
+    return files.load_split(spec, split, lang, data_files, max_samples,
+                            validate=lambda ds, where: handler.validate(spec, ds, where, lang),
+                            read_local=lambda path: handler.read_local(spec, path, lang))
 
 
 def _jsonl(path: Path, rows) -> str:
@@ -46,6 +58,7 @@ def test_xnli_jsonl_hub_schema_loads_in_file_order(xnli_files, xnli_rows):
         assert ds.features["label"].dtype == "int64"
         assert ds["premise"][:] == [r["premise"] for r in xnli_rows[lang]]
         assert ds["label"][:] == [r["label"] for r in xnli_rows[lang]]
+        assert handler_for(XNLI).load_split(XNLI, "test", lang, xnli_files, None) == ds.to_list()
 
 
 def test_train_and_validation_come_from_data_files(xnli_files):

@@ -5,9 +5,9 @@ import math
 import pytest
 import torch
 
-from xltlib.config import TrainArgs
-from xltlib.dual_encoder import DualEncoder, candidate_pool, pair_collate, top_candidates, training_pairs
-from xltlib.train import train
+from xltlib.core.config import TrainArgs
+from xltlib.tasks.dual_encoder import DualEncoder, candidate_pool, pair_collate, top_candidates, training_pairs
+from xltlib.run.loop import train
 
 
 def _row(qid, query, cid, text, extra=()):

@@ -13,11 +13,11 @@ import pandas as pd
 import pytest
 import torch
 
-from xltlib.config import RunConfig, TrainArgs
-from xltlib.errors import TrainingError
-from xltlib.experiment import run_experiment
+from xltlib.core.config import RunConfig, TrainArgs
+from xltlib.core.errors import TrainingError
 from xltlib.methods import Perturbation
-from xltlib.train import train
+from xltlib.run.experiment import run_experiment
+from xltlib.run.loop import train
 
 LANGS = ["en", "de", "fr", "el"]
 
@@ -83,8 +83,8 @@ def test_a_finished_fine_tuning_is_read_back_not_rerun(tiny_model_dir, xnli_file
 
 _KILLABLE = textwrap.dedent("""
     import json, sys
-    from xltlib.config import RunConfig
-    from xltlib.experiment import run_experiment
+    from xltlib.core.config import RunConfig
+    from xltlib.run.experiment import run_experiment
     cfg = RunConfig(**json.loads(sys.argv[1]))
     run_experiment(cfg, sys.argv[2])
 """)
@@ -100,7 +100,8 @@ def test_sigkill_then_rerun_resumes_from_the_checkpoint_with_identical_results(t
     deadline = time.time() + 120
     state = None
     while time.time() < deadline and proc.poll() is None:
-        states = list((tmp_path / "killed/work").glob("*/checkpoint/last/trainer_state.json"))
+        # checkpoint-<stage>-<tasks>/: one checkpoint folder per stage of the run's schedule (here one stage)
+        states = list((tmp_path / "killed/work").glob("*/checkpoint*/last/trainer_state.json"))
         if states and json.loads(states[0].read_text())["global_step"] >= 6:
             state = states[0]
             break

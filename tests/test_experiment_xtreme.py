@@ -6,12 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from xltlib.config import RunConfig
-from xltlib.errors import ConfigError
-from xltlib.experiment import run_experiment
-from xltlib.scorer import FORMATS, score_task, score_tasks
+from xltlib.core.config import RunConfig
+from xltlib.core.errors import ConfigError
+from xltlib.report.scorer import score_task, score_tasks
+from xltlib.run.experiment import run_experiment
+from xltlib.tasks.catalogue import TASKS
+from xltlib.tasks.submission import FORMATS
 
 COLUMNS = ["task", "lang", "method", "seed", "split", "metric", "value"]
+# XCOPA's recipe (XTREME-R's): SIQA first, then COPA from the SIQA-trained model, head included.
+XCOPA_STAGES = {"xcopa": [{"tasks": ["siqa"]}, {"tasks": ["xcopa"], "init": "previous"}]}
 # The scorer's metric (x100) for the number a run records under the task's metric name.
 SCORER_METRIC = {"udpos": "f1", "panx": "f1", "xcopa": "accuracy", "tatoeba": "accuracy", "bucc2018": "f1",
                  "lareqa": "map@20", "mewslix": "map@20"}
@@ -78,8 +82,8 @@ def real_files(root: Path) -> dict:
         out[task] = {"train": {"en": _jsonl(root / task / "train-en.jsonl", train)},
                      "validation": {"en": _jsonl(root / task / "dev-en.jsonl", by_lang["en"])},
                      "test": {l: _jsonl(root / task / f"test-{l}.jsonl", rows) for l, rows in by_lang.items()}}
-    out["xcopa"] = {"intermediate": {"en": _jsonl(root / "siqa.jsonl", siqa)},
-                    "train": {"en": _jsonl(root / "copa-train.jsonl", _copa("en") * 2)},
+    out["siqa"] = {"train": {"en": _jsonl(root / "siqa.jsonl", siqa)}}  # XCOPA's intermediate task
+    out["xcopa"] = {"train": {"en": _jsonl(root / "copa-train.jsonl", _copa("en") * 2)},
                     "validation": {"en": _jsonl(root / "copa-dev.jsonl", _copa("en"))},
                     "test": {"et": _jsonl(root / "xcopa-et.jsonl", _copa("de"))}}
     out["tatoeba"] = {"test": {"de": _jsonl(root / "tatoeba-de.jsonl", pairs)}}
@@ -111,10 +115,13 @@ def assert_scorer_agrees(records, run_dir: Path, task_langs: dict, method: str, 
 @pytest.mark.parametrize("task", sorted(EVAL_LANGS))
 def test_real_path_runs_every_task_type_and_the_scorer_agrees(task, tiny_model_dir, tmp_path):
     files = real_files(tmp_path / "data")
+    # xcopa trains on its intermediate task (siqa) first: the stages recipe, with siqa's own data files.
+    stages, data_files = (XCOPA_STAGES, {t: files[t] for t in ("siqa", "xcopa")}) if task == "xcopa" else \
+        ({}, {task: files[task]})
     cfg = RunConfig(world="real", tasks=[task], model_name_or_path=str(tiny_model_dir), methods=["standard"],
-                    seeds=[1], eval_langs=EVAL_LANGS[task], data_files={task: files[task]}, num_train_epochs=1.0,
-                    per_device_train_batch_size=4, per_device_eval_batch_size=4, learning_rate=1e-3,
-                    max_seq_length=32)  # QA contexts are longer: cut into windows with a stride
+                    seeds=[1], eval_langs=EVAL_LANGS[task], data_files=data_files, stages=stages,
+                    num_train_epochs=1.0, per_device_train_batch_size=4, per_device_eval_batch_size=4,
+                    learning_rate=1e-3, max_seq_length=32)  # QA contexts are longer: cut into windows with a stride
     records = run_experiment(cfg, tmp_path / "run")
     assert list(records.columns) == COLUMNS
     test = records[records.split == "test"]
@@ -123,17 +130,27 @@ def test_real_path_runs_every_task_type_and_the_scorer_agrees(task, tiny_model_d
         assert set(test.metric) == {"exact_match", "f1", "squad"}
     dev = records[records.split == "validation"]
     assert len(dev) == (0 if task in ("tatoeba", "bucc2018") else 1)  # retrieval is not fine-tuned
-    suffix = FORMATS[task][0]
+    suffix = FORMATS[TASKS[task].submission_format].suffix
     for lang in EVAL_LANGS[task]:
         assert (tmp_path / "run/predictions/standard/seed1" / task / f"test-{lang}.{suffix}").is_file()
     assert_scorer_agrees(records, tmp_path / "run", {task: EVAL_LANGS[task]}, "standard", 1)
 
 
-def test_robust_methods_are_refused_outside_pair_tasks(tiny_model_dir, tmp_path):
+def test_robust_methods_are_refused_where_their_task_type_does_not_define_them(tiny_model_dir, tmp_path):
+    # Robust methods now run on every task type whose handler supports what they need (tagging: perturbed
+    # embeddings, PGD, substitution); what a type does not support is refused before anything loads, naming the
+    # method, the task and its type. Tagging has no majority vote, so rs_rp's smoothed prediction is refused.
     files = real_files(tmp_path / "data")
     cfg = RunConfig(world="real", tasks=["udpos"], model_name_or_path=str(tiny_model_dir), methods=["rs_rp"],
+                    method_options={"rs_rp": {"smooth_predictions": True}},
                     seeds=[1], eval_langs=["en"], data_files={"udpos": files["udpos"]}, num_train_epochs=1.0)
-    with pytest.raises(ConfigError, match="'rs_rp' is implemented for pair classification"):
+    with pytest.raises(ConfigError, match=r"method 'rs_rp' is not defined for task 'udpos' \(tagging\)"):
+        run_experiment(cfg, tmp_path / "run")
+    assert not (tmp_path / "run").exists()  # refused before anything ran
+    # A retrieval task is not fine-tuned: no method perturbs its training.
+    cfg = RunConfig(world="real", tasks=["tatoeba"], model_name_or_path=str(tiny_model_dir), methods=["rs_rp"],
+                    seeds=[1], eval_langs=["de"], data_files={"tatoeba": files["tatoeba"]})
+    with pytest.raises(ConfigError, match="method 'rs_rp' is not defined for task 'tatoeba'"):
         run_experiment(cfg, tmp_path / "run")
 
 
@@ -149,14 +166,14 @@ def tiny_world_cache(tmp_path_factory):
 
 
 def test_embedded_world_runs_every_task_and_the_scorer_agrees(tiny_world_cache, tmp_path):
-    from xltlib.world.build import get_world
-    from xltlib.world.xtreme_tasks import XTREME_WORLD_TASKS
+    from xltlib.app.notebook import load_world
+    from xltlib.world.tasks.xtreme import XTREME_WORLD_TASKS
 
     cfg = RunConfig(world_preset="tiny", tasks=list(XTREME_WORLD_TASKS), methods=["standard", "scratch"], seeds=[1],
                     num_train_epochs=1.0, learning_rate=1e-3, max_seq_length=64, max_train_samples=96,
-                    max_eval_samples=48)
-    records = run_experiment(cfg, tmp_path / "run")
-    world = get_world("tiny")
+                    max_eval_samples=48, stages=XCOPA_STAGES)  # xcopa after the world's SIQA-like task
+    world = load_world(cfg)
+    records = run_experiment(cfg, tmp_path / "run", world)
     task_langs = {task: world.langs_for(task) for task in XTREME_WORLD_TASKS}
     for task, langs in task_langs.items():
         got = records[(records.task == task) & (records.split == "test")]

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from xltlib.mining import ratio_margin_pairs
+from xltlib.tasks.mining import ratio_margin_pairs
 
 
 def _unit(*angles_deg):

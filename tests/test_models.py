@@ -1,14 +1,16 @@
-"""xltlib.models on locally built models of both real families (BERT, XLM-R): a local directory works as
+"""xltlib.tasks.models on locally built models of both real families (BERT, XLM-R): a local directory works as
 `model_name_or_path`, each InitFrom loads what it promises, head init is seeded, names resolve offline."""
 import socket
 
 import pytest
 import torch
 
-from xltlib.errors import UnknownNameError
-from xltlib.methods import InitFrom
-from xltlib.models import MODELS, check_model_name, load_model, load_tokenizer, resolve_model_path
-from xltlib.tasks import TASKS
+from xltlib.core.errors import UnknownNameError
+from xltlib.methods.recipes import Stage
+from xltlib.run.stages import StageInputs, start_model
+from xltlib.tasks.catalogue import TASKS
+from xltlib.tasks.handlers import TaskData
+from xltlib.tasks.models import InitFrom, MODELS, check_model_name, load_model, load_tokenizer, resolve_model_path
 
 XNLI = TASKS["xnli"]
 PAWSX = TASKS["pawsx"]
@@ -108,13 +110,19 @@ def test_same_seed_same_scratch_init(tiny_model_dir):
     assert torch.equal(_encoder_weight(first), _encoder_weight(again))
 
 
-def test_full_reloads_a_fine_tuned_classifier_with_its_head(model_dir, tmp_path):
+def test_previous_starts_a_stage_from_the_fine_tuned_classifier_with_its_head(model_dir):
+    # InitFrom.FULL (reload a saved fine-tuned model, head included) is now InitFrom.PREVIOUS: a later stage
+    # starts from the previous stage's whole model (xltlib.run.stages.start_model), not from a path.
     tuned = load_model(str(model_dir), XNLI, InitFrom.PRETRAINED_ENCODER, seed=1)
     with torch.no_grad():  # stand-in for fine-tuning: move both the head and the encoder
         for p in tuned.parameters():
             p.add_(0.5)
-    tuned.save_pretrained(tmp_path / "stage1")
-    reloaded = load_model(str(tmp_path / "stage1"), XNLI, InitFrom.FULL, seed=99)
+    with pytest.raises(ValueError, match="previous"):
+        load_model(str(model_dir), XNLI, InitFrom.PREVIOUS, seed=99)
+    inputs = StageInputs(target=TaskData(XNLI), stage_data={}, model_path=str(model_dir),
+                         first_init=InitFrom.PRETRAINED_ENCODER, perturbation=None, seed=99, tokenizer=None,
+                         method="standard")
+    reloaded = start_model(Stage(("xnli",), init=InitFrom.PREVIOUS), 1, tuned, inputs)
     head, head_again = _head(tuned), _head(reloaded)
     assert head.keys() == head_again.keys() and all(torch.equal(head[k], head_again[k]) for k in head)
     assert torch.equal(_encoder_weight(reloaded), _encoder_weight(tuned))

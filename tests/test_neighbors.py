@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from xltlib import neighbors
-from xltlib.errors import DataError
-from xltlib.neighbors import COUNTERFITTED_SHA256, load_muse_dictionary, load_neighbors, sha256_of
+from xltlib.methods import neighbors
+from xltlib.core.errors import DataError
+from xltlib.methods.neighbors import COUNTERFITTED_SHA256, load_muse_dictionary, load_neighbors, sha256_of
 
 SHARED_COPY = Path("/work/shared/data/counterfitted_neighbors.json")
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from xltlib.paths import project_root
-from xltlib.results import METRIC_COLUMNS
+from xltlib.core.paths import project_root
+from xltlib.report.results import METRIC_COLUMNS
 
 SMOKE_RUNS = project_root() / ".cache" / "smoke-runs"
 

@@ -6,8 +6,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from xltlib.config import RunConfig, load_params_file
-from xltlib.runner import plan_run
+from xltlib.app.runner import plan_run
+from xltlib.core.config import RunConfig, load_params_file
+from xltlib.run.plan import plan
+from xltlib.world.presets import PRESETS
 
 ROOT = Path(__file__).resolve().parent.parent
 PARAMS_FILES = sorted((ROOT / "params").glob("*/*.yaml"))
@@ -26,6 +28,9 @@ def test_params_file_is_a_valid_run_of_its_notebook(params_file):
     plan_run(notebook, params_file)  # unknown keys are errors here
     values = {**notebook_defaults(notebook), **load_params_file(params_file)}
     cfg = RunConfig.from_namespace(values)
+    plan(cfg)  # names and options: checked by the plan, as a notebook's setup checks them
+    if cfg.world == "embedded":
+        PRESETS[cfg.world_preset]  # and the world preset, as setup checks it before building the world
     assert set(cfg.methods) <= set(values["methods"])
 
 
@@ -38,7 +43,7 @@ def test_the_robust_training_notebook_has_its_real_path_files():
 
 
 def test_real_path_rs_da_files_pin_the_counterfitted_neighbours():
-    from xltlib.neighbors import COUNTERFITTED_SHA256, COUNTERFITTED_URL
+    from xltlib.methods.neighbors import COUNTERFITTED_SHA256, COUNTERFITTED_URL
 
     for path in (ROOT / "params" / "02_robust_training").glob("*rsda.yaml"):
         options = load_params_file(path)["method_options"]["rs_da"]

@@ -6,13 +6,19 @@ from pathlib import Path
 
 import pytest
 
-from xltlib.config import RunConfig
-from xltlib.data_xtreme import infer_sentence_breaks, load_candidate_set, load_xtreme_split, mention_query
-from xltlib.errors import DataError
-from xltlib.experiment import load_task_data
-from xltlib.tasks import TASKS
+from xltlib.core.config import RunConfig
+from xltlib.core.errors import DataError
+from xltlib.run.experiment import load_task_data
+from xltlib.tasks.catalogue import TASKS
+from xltlib.tasks.handlers import handler_for
+from xltlib.tasks.handlers.dense_retrieval import infer_sentence_breaks, load_candidate_set, mention_query
 
 LAREQA, MEWSLIX = TASKS["lareqa"], TASKS["mewslix"]
+
+
+def load_xtreme_split(spec, split, lang, data_files, max_samples=None) -> list[dict]:
+    """One split's rows (a list of dicts), as the task's handler loads them."""
+    return handler_for(spec).load_split(spec, split, lang, data_files, max_samples)
 
 CONTEXTS = {
     "en": ["The cat sleeps on the sofa.", "A man reads a book in the park.", "She drinks coffee every morning."],
@@ -109,7 +115,7 @@ def mewslix_files(root: Path) -> dict:
 
 def test_xquad_r_release_json_becomes_questions_over_the_context_sentences(tmp_path):
     files = lareqa_files(tmp_path)
-    rows = {lang: load_xtreme_split(LAREQA, "test", lang, files).to_list() for lang in CONTEXTS}
+    rows = {lang: load_xtreme_split(LAREQA, "test", lang, files) for lang in CONTEXTS}
     en = rows["en"][0]
     assert en["id"] == "q1" and en["query"] == "Where does the cat sleep?"
     assert en["candidate_ids"] == ["en_1_0", "en_1_1", "en_1_2"] and en["candidates"] == CONTEXTS["en"]
@@ -119,7 +125,7 @@ def test_xquad_r_release_json_becomes_questions_over_the_context_sentences(tmp_p
 
 
 def test_squad_without_sentence_breaks_is_split_by_rule(tmp_path):
-    rows = load_xtreme_split(LAREQA, "train", "en", lareqa_files(tmp_path)).to_list()
+    rows = load_xtreme_split(LAREQA, "train", "en", lareqa_files(tmp_path))
     assert rows[0]["candidates"] == CONTEXTS["en"]  # the rule-based breaks match the release's here
     assert [r["relevant"] for r in rows] == [["en_1_0"], ["en_1_1"]]
 
@@ -143,7 +149,7 @@ def test_an_answer_outside_every_sentence_is_skipped_with_a_warning(tmp_path):
     data["data"][0]["paragraphs"][0]["sentence_breaks"] = [[0, 27], [28, 30]]  # the book is in no sentence
     path = _write(tmp_path / "en.json", json.dumps(data))
     with pytest.warns(UserWarning, match="skipped 1 of 2 questions"):
-        rows = load_xtreme_split(LAREQA, "test", "en", {"test": {"en": path}}).to_list()
+        rows = load_xtreme_split(LAREQA, "test", "en", {"test": {"en": path}})
     assert [r["id"] for r in rows] == ["q1"]
 
 
@@ -158,14 +164,14 @@ def test_mention_query_marks_the_mention_in_its_sentence():
 
 def test_mewsli_x_release_files(tmp_path):
     files = mewslix_files(tmp_path)
-    train = load_xtreme_split(MEWSLIX, "train", "en", files).to_list()
+    train = load_xtreme_split(MEWSLIX, "train", "en", files)
     assert [r["relevant"] for r in train] == [["Q1757"], ["Q64"], ["Q33"]]
     assert train[0]["candidate_ids"] == ["Q1757"]
     assert train[0]["candidates"] == ["Helsinki is the capital of Finland. It is a city."]
     assert train[0]["query"] == "Helsinki: Espoo is near { Helsinki } ."
-    de = load_xtreme_split(MEWSLIX, "test", "de", files).to_list()  # one file, every language: kept by language
+    de = load_xtreme_split(MEWSLIX, "test", "de", files)  # one file, every language: kept by language
     assert [(r["id"], r["relevant"], r["candidate_ids"]) for r in de] == [("m2", ["Q33"], []), ("m3", ["Q64"], [])]
-    assert [r["id"] for r in load_xtreme_split(MEWSLIX, "test", "en", files).to_list()] == ["m1"]
+    assert [r["id"] for r in load_xtreme_split(MEWSLIX, "test", "en", files)] == ["m1"]
     pool = load_candidate_set(MEWSLIX, files, ["en", "de"])
     assert sorted(pool) == ["Q1757", "Q33", "Q64"] and pool["Q33"] == "Finnland ist ein Staat in Nordeuropa."
 

@@ -1,4 +1,4 @@
-"""xltlib.results: atomic writes, the metrics schema, macro averages, seed intervals, the run manifest."""
+"""xltlib.report.results (and xltlib.core.atomic): atomic writes, the metrics schema, macro averages, seed intervals, the run manifest."""
 from __future__ import annotations
 
 import json
@@ -8,10 +8,10 @@ import os
 import pandas as pd
 import pytest
 
-from xltlib import results
-from xltlib.results import (METRIC_COLUMNS, atomic_write_json, atomic_write_text, differs_beyond_noise,
-                            environment_manifest, macro_average, read_metrics, run_dir_for, save_run,
-                            summarize, write_metrics)
+from xltlib.core import atomic
+from xltlib.core.atomic import atomic_write_json, atomic_write_text
+from xltlib.report.results import (METRIC_COLUMNS, differs_beyond_noise, environment_manifest, macro_average,
+                                   read_metrics, run_dir_for, save_run, summarize, write_metrics)
 
 
 def row(lang="en", seed=1, value=0.5, task="xnli", method="standard", split="test", metric="accuracy"):
@@ -36,7 +36,7 @@ def test_failed_rename_keeps_old_file_and_leaves_no_temporary(tmp_path, monkeypa
     def broken_replace(src, dst):
         raise OSError("disk went away")
 
-    monkeypatch.setattr(results.os, "replace", broken_replace)
+    monkeypatch.setattr(atomic.os, "replace", broken_replace)
     with pytest.raises(OSError, match="disk went away"):
         atomic_write_text(path, "new contents that never land\n")
     assert path.read_text() == "old contents\n"
@@ -50,7 +50,7 @@ def test_failure_mid_write_never_truncates_old_file(tmp_path, monkeypatch):
     def broken_fsync(fd):
         raise OSError("fsync failed")
 
-    monkeypatch.setattr(results.os, "fsync", broken_fsync)
+    monkeypatch.setattr(atomic.os, "fsync", broken_fsync)
     with pytest.raises(OSError, match="fsync failed"):
         atomic_write_json(path, {"finished": False, "padding": "x" * 100_000})
     assert json.loads(path.read_text()) == {"finished": True}

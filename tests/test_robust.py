@@ -10,14 +10,18 @@ import pytest
 import torch
 from scipy.stats import beta, binomtest, chisquare, norm
 
-from xltlib.config import RunConfig, TrainArgs
-from xltlib.errors import ConfigError, UnknownNameError
-from xltlib.evaluate import predict_labels
+from xltlib.core.config import RunConfig, TrainArgs
+from xltlib.core.errors import ConfigError, UnknownNameError
 from xltlib.methods import METHODS, MethodContext, Perturbation
-from xltlib.robust import (Ball, RandomSubstitution, Substitutions, certified_radius, certify, make_at,
-                           make_free_at, make_rs_da, make_rs_rp, p_a_lower_bound, pgd, smoothed_predict_labels,
-                           vote_logits)
-from xltlib.train import forward_from_embeddings, train
+from xltlib.methods.adversarial import make_at, make_free_at
+from xltlib.methods.balls import Ball, pgd
+from xltlib.methods.noise import make_rs_rp, vote_logits
+from xltlib.methods.substitution import RandomSubstitution, Substitutions, make_rs_da
+from xltlib.robustness.smoothing import certified_radius, certify, p_a_lower_bound, smoothed_predict_labels
+from xltlib.run.loop import train
+from xltlib.run.plan import plan
+from xltlib.tasks.handlers.base import forward_from_embeddings
+from xltlib.tasks.handlers.pair import predict_labels
 
 # A world-like vocabulary: lowercase words, synonym pairs, pair examples with labels 0-2.
 WORDS = ("the a cat dog hound kid child man guy woman lady farmer sleeps runs sees pulls big large small little "
@@ -417,7 +421,7 @@ def test_bad_options_are_errors_naming_the_value(model, make, options, message):
 
 def test_unknown_method_in_run_config_lists_the_robust_ones():
     with pytest.raises(UnknownNameError, match=r"unknown method 'fgsm'.*at, free_at, rs_rp, rs_da"):
-        RunConfig(methods=("standard", "fgsm"))
+        plan(RunConfig(methods=("standard", "fgsm")))  # names are checked by the plan
     assert {"standard", "at", "free_at", "rs_rp", "rs_da"} <= set(METHODS.names())
     for name in ("at", "free_at", "rs_rp", "rs_da"):  # defaults are listed, so run keys include them
         assert METHODS[name].options

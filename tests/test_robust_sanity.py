@@ -11,8 +11,9 @@ where some synonyms are unseen in training and augmentation makes the difference
 """
 import pandas as pd
 
-from xltlib.config import RunConfig
-from xltlib.experiment import run_experiment
+from xltlib.app.notebook import load_world
+from xltlib.core.config import RunConfig
+from xltlib.run.experiment import run_experiment
 
 SEEDS = [1, 2, 3]
 
@@ -25,7 +26,8 @@ def english_test(records: pd.DataFrame, metric: str) -> pd.Series:
 def tiny_run(tmp_path, **changes) -> pd.DataFrame:
     base = dict(world_preset="tiny", eval_langs=["en"], seeds=SEEDS, generalized=False, export_predictions=False,
                 warmup_ratio=0.0, per_device_train_batch_size=32, per_device_eval_batch_size=128, evals_per_epoch=1)
-    return run_experiment(RunConfig(**{**base, **changes}), tmp_path)
+    cfg = RunConfig(**{**base, **changes})
+    return run_experiment(cfg, tmp_path, load_world(cfg))
 
 
 def test_adversarial_training_keeps_more_accuracy_under_embedding_pgd(tmp_path):

@@ -1,4 +1,4 @@
-"""xltlib.runner and the `xlt` command, against a scratch project with one tiny notebook.
+"""xltlib.app.runner and the `xlt` command, against a scratch project with one tiny notebook.
 
 Starting a kernel takes seconds, so only two tests execute notebooks (five executions in all); the
 parameter checks all fail before a kernel starts.
@@ -12,9 +12,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from xltlib import cli
-from xltlib.errors import ConfigError
-from xltlib.runner import KERNEL_ENV_DEFAULTS, batch, run_notebook
+from xltlib.app import cli
+from xltlib.app.runner import KERNEL_ENV_DEFAULTS, batch, run_notebook
+from xltlib.core.errors import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parent.parent
 # config.json, and the runner has to put the finished run's files back.
 CELLS = [
     ("x = 1\nfail = False\noutput_dir = None", ["parameters"]),
-    ("from xltlib.results import run_dir_for, save_run\n"
+    ("from xltlib.report.results import run_dir_for, save_run\n"
      "run_dir = run_dir_for('tiny', output_dir)\n"
      "save_run(run_dir, {'x': x, 'fail': fail}, [dict(task='xnli', lang='en', method='standard', seed=1,\n"
      "         split='test', metric='accuracy', value=float(x))])", []),
@@ -104,7 +104,7 @@ def test_cli_run_with_malformed_yaml_exits_2_naming_file_and_line(project, capsy
 
 def test_a_new_world_generator_version_makes_a_new_run_key(project, monkeypatch):
     import xltlib.world.build as build
-    from xltlib.runner import run_key
+    from xltlib.app.runner import run_key
 
     notebook = project / "notebooks" / "tiny.ipynb"
     before = run_key(notebook, {})

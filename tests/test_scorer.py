@@ -1,4 +1,4 @@
-"""xltlib.scorer on small submission folders in the XTREME layout: per-language, per-task, group and overall
+"""xltlib.report.scorer on small submission folders in the XTREME layout: per-language, per-task, group and overall
 scores equal hand-computed values for both XTREME and XTREME-R; bad files are DataErrors naming file and
 row; the `score` subcommand prints the same JSON."""
 import argparse
@@ -7,9 +7,16 @@ from pathlib import Path
 
 import pytest
 
-from xltlib.errors import DataError
-from xltlib.scorer import add_score_command, score_submission, submission_text, write_submission_file
-from xltlib.tasks_xtreme import BENCHMARKS
+from xltlib.core.errors import DataError
+from xltlib.report.scorer import add_score_command, score_submission
+from xltlib.tasks.benchmarks import BENCHMARKS
+from xltlib.tasks.catalogue import TASKS
+from xltlib.tasks.submission import FORMATS, write_submission_file
+
+
+def submission_text(task: str, items) -> str:
+    """The text of `task`'s submission file for `items` (the task's submission format's writer)."""
+    return FORMATS[TASKS[task].submission_format].text(items)
 
 # Per task: the gold file, a perfect prediction and an imperfect one with its hand-computed score (x100);
 # every language gets the perfect one except the language named in IMPERFECT_LANG.
@@ -165,7 +172,7 @@ def test_written_predictions_are_read_back_by_the_scorer(tmp_path):
     }
     for task, items in gold.items():
         for lang in BENCHMARKS["xtreme-r"]["tasks"][task]:
-            path = write_submission_file(predictions, task, lang, items)
+            path = write_submission_file(predictions, TASKS[task], lang, items)
             assert path == predictions / task / f"test-{lang}.{path.suffix[1:]}"
     scores = score_submission(predictions, labels, "xtreme-r")
     assert {t: s["avg_metric"] for t, s in scores["tasks"].items()} == pytest.approx({t: 100.0 for t in gold})

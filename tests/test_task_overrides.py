@@ -5,9 +5,10 @@ from pathlib import Path
 
 import pytest
 
-from xltlib.config import RunConfig, load_params_file
-from xltlib.errors import ConfigError, UnknownNameError
-from xltlib.experiment import run_key
+from xltlib.core.config import RunConfig, load_params_file
+from xltlib.core.errors import ConfigError, UnknownNameError
+from xltlib.run.experiment import run_key
+from xltlib.run.plan import plan
 
 ROOT = Path(__file__).resolve().parent.parent
 PARAMS = ROOT / "params" / "03_xtreme_r_baseline"
@@ -40,7 +41,7 @@ def test_bad_overrides_name_the_task_and_field(overrides, fragments):
 
 def test_an_override_for_an_unknown_task_lists_the_known_ones():
     with pytest.raises(UnknownNameError, match="xquadd.*xquad"):
-        RunConfig(task_overrides={"xquadd": {"learning_rate": 1e-3}})
+        plan(RunConfig(task_overrides={"xquadd": {"learning_rate": 1e-3}}))  # names are the plan's to check
 
 
 def test_an_override_changes_the_run_key_of_its_task_only():
@@ -48,7 +49,8 @@ def test_an_override_changes_the_run_key_of_its_task_only():
     changed = base.replace(task_overrides={"udpos": {"learning_rate": 5e-4}, "tatoeba": {"retrieval_layer": 2}})
 
     def key(cfg, task):
-        return run_key(cfg.for_task(task), task, "standard", 1, "model", None)
+        task_plan = plan(cfg)[task]  # its cfg is cfg.for_task(task)
+        return run_key(task_plan.cfg, task_plan, "standard", 1, "model", None)
 
     assert key(changed, "udpos") != key(base, "udpos")
     assert key(changed, "tatoeba") != key(base, "tatoeba")  # the retrieval layer decides retrieval scores
@@ -93,7 +95,7 @@ def test_real_path_files_carry_xtremes_settings_per_task_family(name):
 
 
 def test_smoke_file_runs_one_task_per_xtreme_r_group_on_the_tiny_world():
-    from xltlib.tasks import TASKS
+    from xltlib.tasks.catalogue import TASKS
 
     params = load_params_file(PARAMS / "smoke.yaml")
     assert params["world_preset"] == "tiny" and len(params["seeds"]) >= 2  # intervals need two seeds

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from xltlib.data import load_split
-from xltlib.tasks import TASKS
+from xltlib.tasks.catalogue import TASKS
+from xltlib.tasks.handlers import handler_for
 from xltlib.world import grammar
 from xltlib.world.build import get_world, pretraining_corpus
 from xltlib.world.grammar import LADDER, LEXICON, FrameSampler, build_semantics, render, translation_table
-from xltlib.world.pairs import nli_pair, paraphrase_pair
+from xltlib.world.tasks.pairs import nli_pair, paraphrase_pair
 from xltlib.world.presets import PRESETS
 
 
@@ -81,13 +81,14 @@ def test_tiny_world_builds_once_and_serves_hub_schema_files(tiny_world):
     assert (tiny_world.directory / "world.json").is_file()
     assert get_world("tiny").directory == tiny_world.directory  # cached, not rebuilt
     files = tiny_world.data_files("xnli")
-    test_en = load_split(TASKS["xnli"], "test", "en", files)
-    test_vfx = load_split(TASKS["xnli"], "test", "vfx", files)
-    assert test_en.column_names == ["premise", "hypothesis", "label"]
+    xnli, pawsx = TASKS["xnli"], TASKS["pawsx"]
+    test_en = handler_for(xnli).load_split(xnli, "test", "en", files, None)
+    test_vfx = handler_for(xnli).load_split(xnli, "test", "vfx", files, None)
+    assert all(list(row) == ["premise", "hypothesis", "label"] for row in test_en + test_vfx)
     assert len(test_en) == len(test_vfx) == PRESETS["tiny"].n_test
-    assert test_en["label"] == test_vfx["label"]  # parallel across languages
-    paws = load_split(TASKS["pawsx"], "train", "en", tiny_world.data_files("pawsx"))
-    assert set(paws["label"]) == {0, 1}
+    assert [r["label"] for r in test_en] == [r["label"] for r in test_vfx]  # parallel across languages
+    paws = handler_for(pawsx).load_split(pawsx, "train", "en", tiny_world.data_files("pawsx"), None)
+    assert {r["label"] for r in paws} == {0, 1}
     manifest = json.loads((tiny_world.directory / "world.json").read_text())
     assert set(manifest["alignment"]) == set(PRESETS["tiny"].langs)
     assert tiny_world.synonyms("rlx") and all(isinstance(v, list) for v in tiny_world.synonyms("rlx").values())
@@ -126,7 +127,7 @@ def test_word_translation_precision_is_one_for_english_and_a_share_elsewhere(tin
 
 
 def test_an_empty_world_cache_variable_counts_as_unset(monkeypatch):
-    from xltlib.paths import outputs_dir, world_cache_dir
+    from xltlib.core.paths import outputs_dir, world_cache_dir
 
     monkeypatch.setenv("XLT_WORLD_CACHE", "")
     assert world_cache_dir() == outputs_dir() / "world"  # not Path(""): the world in the working directory

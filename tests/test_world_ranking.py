@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from xltlib.config import RunConfig
-from xltlib.dual_encoder import candidate_pool
-from xltlib.experiment import load_task_data
-from xltlib.task_types import relevant_sets
+from xltlib.core.config import RunConfig
+from xltlib.tasks.dual_encoder import candidate_pool
+from xltlib.run.experiment import load_task_data
+from xltlib.tasks.handlers.dense_retrieval import relevant_sets
 from xltlib.world.grammar import FrameSampler, LADDER_BY_CODE, build_semantics, translation_table
 from xltlib.world.presets import PRESETS
-from xltlib.world.ranking_tasks import CANDIDATE_SET, NAMES, VERB_MEANINGS, ranking_rows, sentence_breaks
-from xltlib.world.xtreme_tasks import question_table
+from xltlib.world.tasks.ranking import CANDIDATE_SET, NAMES, VERB_MEANINGS, ranking_rows, sentence_breaks
+from xltlib.world.tasks.qa import question_table
 
 
 def _rows(path) -> list[dict]:
@@ -80,7 +80,7 @@ def test_token_identity_does_not_find_the_gold_candidate(tiny_world, task):
     name; LAReQA-like: the question restates its sentence with synonyms."""
     cfg = RunConfig(world_preset="tiny", tasks=[task])
     data = load_task_data(cfg, task, tiny_world)
-    pool = candidate_pool([r for rows in data.tests.values() for r in rows], data.candidates)
+    pool = candidate_pool([r for rows in data.tests.values() for r in rows], data.extra["candidates"])
     relevant = relevant_sets(data.tests)
     words = {cid: set(text.split()) for cid, text in pool.items()}
     for lang, rows in data.tests.items():

@@ -1,4 +1,4 @@
-"""xltlib.data_xtreme on small files in the real schemas (google/xtreme's udpos / PAN-X / QA / bucc18 / tatoeba
+"""xltlib.tasks.files with each XTREME handler's checks on small files in the real schemas (google/xtreme's udpos / PAN-X / QA / bucc18 / tatoeba
 configs, SQuAD's original json, XCOPA, SIQA), the task registry's XTREME entries, and the errors: each a
 DataError naming the file (or hub split) and the row."""
 import json
@@ -7,11 +7,22 @@ from pathlib import Path
 import datasets
 import pytest
 
-from xltlib.data_xtreme import load_xtreme_split
-from xltlib.errors import ConfigError, DataError
-from xltlib.languages import LANGUAGES
-from xltlib.tasks import TASKS, TaskGroup, TaskType
-from xltlib.tasks_xtreme import BENCHMARKS, PANX_TAGS, UPOS_TAGS, benchmark_langs
+from xltlib.core.errors import ConfigError, DataError
+from xltlib.core.languages import LANGUAGES
+from xltlib.tasks import files
+from xltlib.tasks.benchmarks import BENCHMARKS, PANX_TAGS, UPOS_TAGS, benchmark_langs
+from xltlib.tasks.catalogue import TASKS
+from xltlib.tasks.handlers import handler_for
+from xltlib.tasks.spec import TaskGroup
+
+
+def load_xtreme_split(spec, split, lang, data_files=None, max_samples=None) -> datasets.Dataset:
+    """One split as a Dataset: the shared loader with the task handler's checks and local layouts (what
+    `handler.load_split` runs before it turns the rows into a list of dicts)."""
+    handler = handler_for(spec)
+    return files.load_split(spec, split, lang, data_files, max_samples,
+                            validate=lambda ds, where: handler.validate(spec, ds, where, lang),
+                            read_local=lambda path: handler.read_local(spec, path, lang))
 
 
 def _jsonl(path: Path, rows) -> str:
@@ -68,8 +79,11 @@ def test_xtreme_task_entries():
     assert TASKS["tydiqa"].test.config_for("sw") == "tydiqa"
     assert TASKS["tydiqa"].test.id_prefix_for("sw") == "swahili-"
     xcopa = TASKS["xcopa"]
-    assert xcopa.type is TaskType.MULTIPLE_CHOICE and xcopa.group is TaskGroup.CLASSIFICATION
-    assert xcopa.intermediate.path == "allenai/social_i_qa" and xcopa.train.config == "copa"
+    assert xcopa.type == "multiple_choice" and xcopa.group is TaskGroup.CLASSIFICATION
+    # XCOPA's intermediate task is now a task of its own, `siqa`, trained first by the stages recipe.
+    siqa = TASKS["siqa"]
+    assert siqa.type == "multiple_choice" and siqa.group is None
+    assert siqa.train.path == "allenai/social_i_qa" and xcopa.train.config == "copa"
     assert "en" not in xcopa.langs  # English COPA trains; XCOPA's 11 languages test
     assert {TASKS[t].metric for t in ("xquad", "tydiqa")} == {"squad"} and TASKS["mlqa"].metric == "mlqa"
     assert TASKS["bucc2018"].metric == "bucc_f1" and TASKS["mewslix"].metric == "map_at_20"
@@ -200,12 +214,12 @@ def test_xcopa_schema_loads_to_choices(tmp_path):
     assert ds["label"][:] == [0, 1] and ds["question"][:] == ["cause", "effect"]
 
 
-def test_siqa_intermediate_split_loads_with_zero_based_labels(tmp_path):
+def test_siqa_train_split_loads_with_zero_based_labels(tmp_path):
     rows = [{"context": "Tracy gave Bob a gift.", "question": "How would Bob feel?", "answerA": "happy",
              "answerB": "angry", "answerC": "bored", "label": "1"},
             {"context": "Kai ran late.", "question": "What will Kai do next?", "answerA": "sleep",
              "answerB": "read", "answerC": "hurry", "label": "3"}]
-    ds = _load("xcopa", _jsonl(tmp_path / "siqa-train.jsonl", rows), split="intermediate", lang="en")
+    ds = _load("siqa", _jsonl(tmp_path / "siqa-train.jsonl", rows), split="train", lang="en")
     assert ds["label"][:] == [0, 2] and ds["choices"][1] == ["sleep", "read", "hurry"]
     assert ds["premise"][:] == ["Tracy gave Bob a gift.", "Kai ran late."]
 

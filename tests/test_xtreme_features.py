@@ -1,17 +1,19 @@
-"""xltlib.features_xtreme on the tiny local BERT and XLM-R tokenizers: first-subword label alignment, QA
+"""The XTREME handlers' features (xltlib.tasks.handlers: tagging, span_qa, multiple_choice; xltlib.tasks.embeddings)
+on the tiny local BERT and XLM-R tokenizers: first-subword label alignment, QA
 windows with document stride and n-best span decoding across windows, multiple-choice tensors of shape
 [batch, n_choices, seq], and mean-pooled retrieval embeddings."""
 import numpy as np
 import pytest
 import torch
 
-from xltlib.config import TrainArgs
-from xltlib.features_xtreme import (
-    IGNORE_INDEX, align_word_labels, choice_context, cosine_similarity, decode_answers, multiple_choice_collate,
-    nbest_spans, prepare_qa_features, rank_candidates, sentence_embeddings, tagging_collate, word_predictions,
-)
-from xltlib.models import load_tokenizer
-from xltlib.tasks import TASKS
+from xltlib.core.config import TrainArgs
+from xltlib.tasks.catalogue import TASKS
+from xltlib.tasks.embeddings import cosine_similarity, rank_candidates, sentence_embeddings
+from xltlib.tasks.handlers.base import IGNORE_INDEX
+from xltlib.tasks.handlers.multiple_choice import choice_context, multiple_choice_collate
+from xltlib.tasks.handlers.span_qa import decode_answers, nbest_spans, prepare_qa_features
+from xltlib.tasks.handlers.tagging import align_word_labels, tagging_collate, word_predictions
+from xltlib.tasks.models import load_tokenizer
 
 ARGS = TrainArgs(max_seq_length=64)
 LONG_WORD = "Kaffeekatzenschlafsofa"  # not in the tiny vocabularies: many subwords

@@ -1,15 +1,14 @@
-"""xltlib.metrics_xtreme against hand-computed values: seqeval chunk F1 (entities, and the POS tags XTREME
+"""xltlib.tasks.metrics against hand-computed values: seqeval chunk F1 (entities, and the POS tags XTREME
 scores the same way), SQuAD v1.1 and MLQA exact match / F1 (articles, punctuation, Chinese characters),
 mAP@20, and BUCC F1 with XTREME's threshold choice."""
 import pytest
 
-from xltlib.metrics import METRICS
-from xltlib.metrics_xtreme import (
-    average_precision_at_k, bucc_best_threshold, bucc_extract, bucc_f1, headline, map_at_k, mixed_segmentation,
-    mlqa, mlqa_exact_match, mlqa_f1, mlqa_normalize, normalize_answer, seqeval_scores, squad, squad_exact_match,
-    squad_f1,
+from xltlib.tasks.catalogue import TASKS
+from xltlib.tasks.metrics import (
+    METRICS, average_precision_at_k, bucc_best_threshold, bucc_extract, bucc_f1, headline, map_at_k,
+    mixed_segmentation, mlqa, mlqa_exact_match, mlqa_f1, mlqa_normalize, normalize_answer, seqeval_scores, squad,
+    squad_exact_match, squad_f1,
 )
-from xltlib.tasks import TASKS
 
 
 def test_every_task_metric_is_registered():

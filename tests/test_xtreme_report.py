@@ -1,4 +1,4 @@
-"""xltlib.xtreme_report and the notebook-03 figures: headline rows, group and XTREME-R scores through the scorer
+"""xltlib.report.xtreme and the notebook-03 figures: headline rows, group and XTREME-R scores through the scorer
 (hand-computed on a small submission folder), the sentences said about them, and the two figures."""
 import matplotlib
 
@@ -7,10 +7,12 @@ matplotlib.use("Agg")
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from xltlib import plots, xtreme_report  # noqa: E402
-from xltlib.compare import gain_summary  # noqa: E402
-from xltlib.results import METRIC_COLUMNS, summarize  # noqa: E402
-from xltlib.scorer import write_submission_file  # noqa: E402
+from xltlib.report import plots  # noqa: E402
+from xltlib.report import xtreme as xtreme_report  # noqa: E402
+from xltlib.report.compare import gain_summary  # noqa: E402
+from xltlib.report.results import METRIC_COLUMNS, summarize  # noqa: E402
+from xltlib.tasks.catalogue import TASKS  # noqa: E402
+from xltlib.tasks.submission import write_submission_file  # noqa: E402
 
 
 def _rows(task, metric, values, method="standard", seed=1, split="test"):
@@ -28,9 +30,10 @@ def test_headline_records_keep_one_metric_per_task_and_qa_keeps_its_mean():
     assert xtreme_report.tested_langs(records) == {"xquad": ("en",), "udpos": ("en", "rlx"), "xcopa": ("en",)}
 
 
-def test_task_family_is_the_task_type():
+def test_task_family_is_the_task_group():
+    # task_family now names the task's XTREME group (tasks of one group share a figure panel), not its type.
     assert [xtreme_report.task_family(t) for t in ("udpos", "xquad", "xcopa", "tatoeba", "xnli")] == [
-        "tagging", "span_qa", "multiple_choice", "retrieval", "pair_classification"]
+        "structured_prediction", "qa", "classification", "retrieval", "classification"]
 
 
 # A submission folder per seed, with hand-computed scores: xcopa (classification) 3/4 right in en, 1/4 in rlx;
@@ -49,13 +52,13 @@ PREDICTIONS = {"xcopa": {"en": [0, 1, 1, 1], "rlx": [1, 0, 0, 0]},
 def _submission(run_dir, method, seed, predictions):
     for task, by_lang in predictions.items():
         for lang, items in by_lang.items():
-            write_submission_file(run_dir / "predictions" / method / f"seed{seed}", task, lang, items)
+            write_submission_file(run_dir / "predictions" / method / f"seed{seed}", TASKS[task], lang, items)
 
 
 def test_benchmark_records_are_the_scorers_groups_and_their_mean(tmp_path):
     for task, by_lang in GOLD.items():
         for lang, items in by_lang.items():
-            write_submission_file(tmp_path / "labels", task, lang, items)
+            write_submission_file(tmp_path / "labels", TASKS[task], lang, items)
     _submission(tmp_path, "standard", 1, PREDICTIONS)
     _submission(tmp_path, "standard", 2, GOLD)  # a perfect seed
     task_langs = {task: tuple(by_lang) for task, by_lang in GOLD.items()}
@@ -125,10 +128,10 @@ def test_distance_figure_has_one_panel_per_task_family():
             for method in ("standard", "scratch") for lang in ("rlx", "vfx")]
     fig = plots.by_distance_per_family(pd.DataFrame(rows), {"rlx": 1, "vfx": 4}, xtreme_report.task_family,
                                        tasks=["xnli", "tatoeba", "udpos", "panx"])  # xnli has no rows: no panel
-    assert [ax.get_title() for ax in fig.axes] == ["retrieval", "tagging"]
+    assert [ax.get_title() for ax in fig.axes] == ["retrieval", "structured prediction"]
     assert len(fig.axes[1].get_legend().get_texts()) == 4  # 2 tasks x 2 methods
     fig = plots.by_distance_per_family(pd.DataFrame(rows), {"rlx": 1, "vfx": 4}, xtreme_report.task_family, ncols=1)
-    assert [ax.get_title() for ax in fig.axes] == ["tagging", "retrieval"]  # one column, two rows
+    assert [ax.get_title() for ax in fig.axes] == ["structured prediction", "retrieval"]  # one column, two rows
 
 
 def test_describe_distance_does_not_call_a_seed_independent_score_significant():

@@ -1,4 +1,7 @@
-"""xltlib: the library behind the xlt-companion notebooks (zero-shot cross-lingual transfer)."""
+"""xltlib: the library behind the xlt-companion notebooks (zero-shot cross-lingual transfer), in layers (pyproject's
+[tool.importlinter]): app > report | world > run > robustness > methods > tasks > core. Each package may import
+only the packages below it; this file imports nothing of xltlib, so importing any module loads only its layers.
+"""
 import os
 
 # Before torch loads: on a shared 2-core machine an unbounded OpenMP pool makes steps many times slower.

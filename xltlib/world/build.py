@@ -19,16 +19,19 @@ from dataclasses import asdict, dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
-from ..paths import world_cache_dir
+from ..core.paths import world_cache_dir
 from .grammar import (ADJECTIVE_DIMENSIONS, CASE_PARTICLES, FUNCTION_WORDS, LADDER_BY_CODE, LEXICON,
                       NAMES, NUMBERS, PREPOSITIONS, VERB_DIMENSIONS, FrameSampler, LanguageDef,
                       build_semantics, render, render_english_order, translation_table)
-from .pairs import XNLI_LABELS, nli_pair, paraphrase_pair
-from .xtreme_tasks import XTREME_WORLD_TASKS, task_files, world_task_langs, write_xtreme_task_files
+from .tasks.pairs import XNLI_LABELS, nli_pair, paraphrase_pair
+from .tasks.xtreme import XTREME_WORLD_TASKS, task_files, world_task_langs, write_xtreme_task_files
 from .presets import PRESETS, WorldPreset
 
 GENERATOR_VERSION = 16  # bump when a change to the generator changes the world it builds
 WORLD_TASKS = ("xnli", "pawsx")
+# SIQA-like rows are XCOPA-like's `intermediate` split on disk (as the generator has always written them), read as
+# the task `siqa`'s training set: {task: (the task whose folder holds it, {its split: the split written})}.
+FILED_WITH = {"siqa": ("xcopa", {"train": "intermediate"})}
 _SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 _NOT_SWITCHED = set(FUNCTION_WORDS + CASE_PARTICLES + PREPOSITIONS + NAMES + NUMBERS)
 
@@ -57,10 +60,21 @@ class World:
     def language(self, code: str) -> LanguageDef:
         return LADDER_BY_CODE[code]
 
+    @property
+    def rungs(self) -> dict[str, int]:
+        """{language: its rung on the ladder of distance from English (0 = English)}."""
+        return {code: self.language(code).rung for code in self.langs}
+
     def data_files(self, task: str) -> dict[str, dict[str, str]]:
         """`{split: {lang: path}}` in the hub schema, as a user would give `data_files`."""
+        if task in FILED_WITH:  # an intermediate task written beside the task it serves
+            home, splits = FILED_WITH[task]
+            files = task_files(home, self.directory, self.langs)
+            return {split: files[written] for split, written in splits.items()}
         if task in XTREME_WORLD_TASKS:
-            return task_files(task, self.directory, self.langs)
+            lodgers = {written for home, splits in FILED_WITH.values() if home == task for written in splits.values()}
+            return {split: paths for split, paths in task_files(task, self.directory, self.langs).items()
+                    if split not in lodgers}
         root = self.directory / "tasks" / task
         return {
             "train": {"en": str(root / "train-en.jsonl")},
@@ -130,7 +144,7 @@ def get_world(preset: str | WorldPreset = "default", rebuild: bool = False) -> W
         with open(directory.with_name(directory.name + ".lock"), "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             if not (directory / "world.json").is_file():
-                from ..quiet import quiet_libraries
+                from ..core.quiet import quiet_libraries
 
                 quiet_libraries()
                 _build(preset, directory)
@@ -174,7 +188,7 @@ def _continuation(sampler: FrameSampler, rng: random.Random, first):
 
 def _restatement(rng: random.Random, first):
     """The first frame with one or two words replaced by random words of the same class."""
-    from .pairs import random_same_class_substitution
+    from .tasks.pairs import random_same_class_substitution
 
     second = first
     for _ in range(rng.choice((1, 2))):
@@ -265,8 +279,8 @@ def pretrain_encoder(preset: WorldPreset, docs: list[dict], tokenizer, directory
     import torch
     from transformers import BertConfig, BertForMaskedLM, BertForPreTraining, DataCollatorForLanguageModeling
 
-    from ..config import TrainArgs
-    from ..train import train
+    from ..core.config import TrainArgs
+    from ..run.loop import train
 
     config = BertConfig(vocab_size=len(tokenizer), hidden_size=preset.hidden_size,
                         num_hidden_layers=preset.num_hidden_layers,

@@ -12,7 +12,7 @@ import random
 import zlib
 from dataclasses import dataclass, field, replace
 
-from ..languages import LANGUAGES, Language
+from ..core.languages import LANGUAGES, Language
 
 # ---------------------------------------------------------------------------------------------------
 # Lexicon. Every content word belongs to a class; adjectives and verbs come in dimensions with two

@@ -1,0 +1,139 @@
+"""The `xlt` command: list tasks, run notebooks (one or a batch), build the embedded world, and prepare the
+notebooks for the smoke tests. A user error prints `error: <message>` and exits 2, without a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+from ..core.errors import XltError
+from ..report.scorer import add_score_command
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except XltError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="xlt", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("tasks", help="list the registered tasks and their languages")
+    p.set_defaults(func=cmd_tasks)
+
+    p = sub.add_parser("run", help="run one notebook through papermill into outputs/<stem>/<run>/")
+    p.add_argument("notebook", metavar="NOTEBOOK", help="a notebook path, or a stem such as 01_zero_shot_baseline")
+    p.add_argument("-f", "--params-file", metavar="PARAMS.yaml", help="papermill YAML parameter file")
+    p.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"), default=[],
+                   help="override one parameter; VALUE is read as YAML (3, 1e-5, [en, de])")
+    p.add_argument("--name", help="run name (default: the params file's stem, else 'default')")
+    p.add_argument("--force", action="store_true", help="run even if an identical finished run exists")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("batch", help="run params files / params directories (one at a time, or --jobs N)")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="params files or params/<stem>/ directories (notebooks with --defaults)")
+    p.add_argument("--force", action="store_true", help="rerun finished runs too")
+    p.add_argument("--defaults", action="store_true",
+                   help="PATHs are notebooks or notebook directories, each run with its defaults")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="runs at a time, each in its own process (default 1; one per CPU core at most)")
+    p.set_defaults(func=cmd_batch)
+
+    p = sub.add_parser("world", help="build (or load) the embedded world and describe it")
+    p.add_argument("--preset", default="default", help="world preset (default: default)")
+    p.add_argument("--rebuild", action="store_true", help="rebuild even if a cached world exists")
+    p.set_defaults(func=cmd_world)
+
+    p = sub.add_parser("smoke-notebooks", help="write every notebook, with its smoke parameters, to OUT_DIR")
+    p.add_argument("out_dir", metavar="OUT_DIR")
+    p.set_defaults(func=cmd_smoke_notebooks)
+    add_score_command(sub)
+    return parser
+
+
+def cmd_tasks(args) -> int:
+    from ..tasks.catalogue import TASKS
+    from ..world.build import FILED_WITH, WORLD_TASKS, world_langs_for
+    from ..world.tasks.xtreme import XTREME_WORLD_TASKS
+
+    for name, spec in TASKS.items():
+        group = spec.group.value if spec.group else "none (intermediate task)"
+        print(f"{name}  type={spec.type}  group={group}  metric={spec.metric}")
+        print(f"    real languages ({len(spec.langs)}): {' '.join(spec.langs)}")
+        if name in FILED_WITH:
+            print("    embedded world: en (training only)")
+        elif name in WORLD_TASKS + XTREME_WORLD_TASKS:
+            print(f"    embedded world: {' '.join(world_langs_for(name))}")
+        else:
+            print("    embedded world: not generated yet")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from .runner import format_outcomes, parse_overrides, run_notebook
+
+    outcome = run_notebook(args.notebook, args.params_file, parse_overrides(args.param), args.name, args.force)
+    print(format_outcomes([outcome]))
+    return 0 if outcome.ok else 1
+
+
+def cmd_batch(args) -> int:
+    from .runner import batch, format_outcomes
+
+    outcomes = batch(args.paths, force=args.force, defaults=args.defaults, jobs=args.jobs)
+    print(format_outcomes(outcomes))
+    return 0 if all(o.ok for o in outcomes) else 1
+
+
+def cmd_world(args) -> int:
+    from ..world.build import get_world
+
+    print(get_world(args.preset, rebuild=args.rebuild).describe())
+    return 0
+
+
+def cmd_smoke_notebooks(args) -> int:
+    """Prepare (parameterize, not execute) each notebook for `pytest --nbval-lax OUT_DIR`."""
+    import papermill
+
+    from ..core.config import load_params_file
+    from ..core.paths import project_root
+    from .runner import plan_run
+
+    root = project_root()
+    out_dir = Path(args.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in out_dir.glob("*.ipynb"):
+        stale.unlink()
+    notebooks = sorted((root / "notebooks").glob("*.ipynb"))
+    for notebook in notebooks:
+        smoke = root / "params" / notebook.stem / "smoke.yaml"
+        params_file = smoke if smoke.is_file() else None
+        plan_run(notebook, params_file)  # the same checks as a real run: unknown keys are errors here
+        params = load_params_file(params_file) if params_file else {}
+        # Smoke runs start from scratch: a checkpoint left by an older version of the code must not
+        # stand in for training. This directory is a cache that only this command writes.
+        run_dir = root / ".cache" / "smoke-runs" / notebook.stem
+        if run_dir.exists():
+            shutil.rmtree(run_dir)
+        papermill.execute_notebook(
+            str(notebook), str(out_dir / notebook.name),
+            parameters={**params, "output_dir": str(run_dir)},
+            prepare_only=True, kernel_name="python3", progress_bar=False,
+        )
+        print(f"{out_dir / notebook.name}  ({params_file.relative_to(root) if params_file else 'defaults'})")
+    if not notebooks:
+        print(f"no notebooks in {root / 'notebooks'}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

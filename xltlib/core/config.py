@@ -1,0 +1,280 @@
+"""Run configuration: one frozen dataclass, validated when built, loaded from papermill YAML files.
+
+Field names follow transformers' TrainingArguments where one exists (`learning_rate`,
+`per_device_train_batch_size`, `num_train_epochs`, `max_seq_length`, `seed`...). Notebook parameters are
+these fields, flat, so a papermill file is a small delta over the notebook's defaults. An unknown key, a
+wrong type or a value out of range is an error naming it when the config is built; names that registries must
+know (tasks, methods, attacks, stages) are checked by `xltlib.run.plan.plan` before anything loads.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from .errors import ConfigError
+
+SPLITS = ("train", "validation", "test")
+DATA_FILE_SPLITS = SPLITS
+
+
+@dataclass(frozen=True)
+class TrainArgs:
+    """What the training loop needs; RunConfig adds what to train and evaluate."""
+
+    learning_rate: float = 2e-5
+    per_device_train_batch_size: int = 32
+    per_device_eval_batch_size: int = 128
+    gradient_accumulation_steps: int = 1
+    num_train_epochs: float = 3.0
+    max_seq_length: int = 128
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    max_grad_norm: float = 1.0
+    save_steps: int = 200  # checkpoint every N optimizer steps, so a killed run resumes
+    evals_per_epoch: int = 1  # English-dev evaluations per epoch (model selection)
+    pad_to_max_length: bool = False  # dynamic padding unless asked; fixed length only for comparison
+    max_train_samples: int | None = None
+    max_eval_samples: int | None = None
+    mixed_precision: str = "auto"  # "auto" = bf16 on CUDA, none on CPU; or "no", "bf16", "fp16"
+
+    def __post_init__(self):
+        hints = _hints(type(self))
+        for f in fields(self):
+            object.__setattr__(self, f.name, _coerce(f.name, getattr(self, f.name), hints[f.name]))
+        self._check()
+
+    def _check(self) -> None:
+        _check_train_values(self)
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], source: str = "parameters"):
+        """Build from a flat mapping (a YAML file, papermill parameters); unknown keys are errors."""
+        allowed = {f.name for f in fields(cls)}
+        unknown = [k for k in params if k not in allowed]
+        if unknown:
+            raise ConfigError(
+                f"{source}: unknown key {unknown[0]!r}; allowed keys: {', '.join(sorted(allowed))}"
+            )
+        try:
+            return cls(**params)
+        except ConfigError as e:
+            raise type(e)(f"{source}: {e}") from None
+
+    @classmethod
+    def from_namespace(cls, namespace: Mapping[str, Any]):
+        """Pick this config's fields out of a notebook's globals (its parameters cell)."""
+        names = {f.name for f in fields(cls)}
+        return cls.from_params({k: v for k, v in namespace.items() if k in names}, "notebook parameters")
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict:
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
+
+
+@dataclass(frozen=True)
+class RunConfig(TrainArgs):
+    # What to run
+    world: str = "embedded"  # "embedded" (the synthetic world, CPU) or "real" (hub data and models)
+    world_preset: str = "default"  # embedded only: a preset of xltlib.world.presets
+    tasks: tuple[str, ...] = ("xnli", "pawsx")
+    eval_langs: tuple[str, ...] | None = None  # None: every language of the task in this world
+    model_name_or_path: str = "embedded"  # a registered model, a hub id, or a local directory
+    methods: tuple[str, ...] = ("standard", "scratch")
+    seeds: tuple[int, ...] = (1, 2, 3)
+    generalized: bool = True  # also evaluate pair tasks with the two sentences in different languages
+    # Test pairs per ordered language pair of the generalized setting (None: the whole test set as loaded). Its
+    # cost grows with the square of the languages: 225 ordered pairs for XNLI's 15.
+    max_generalized_samples: int | None = None
+    retrieval_layer: int | None = None  # retrieval tasks: hidden layer mean-pooled (None: the one after the middle)
+    method_options: dict = field(default_factory=dict)  # {method: {option: value}} over its defaults
+    # Robustness evaluation after the ordinary one (xltlib.robust_eval): test-time attacks, e.g.
+    # {pgd: {epsilon: 0.1}, synonym: {max_words: 2}}, and smoothed prediction, e.g. {gaussian: {sigma: 0.1}};
+    # each adds metrics per test language. Their options are part of the run key.
+    attacks: dict = field(default_factory=dict)  # {attack: {option: value}} over its defaults
+    smoothing: dict = field(default_factory=dict)  # {smoothing: {option: value}} over its defaults
+    max_robustness_samples: int | None = None  # test examples per language attacked / smoothed (None: all)
+    # Per-task settings over the ones above, e.g. {xquad: {learning_rate: 3.0e-5, max_seq_length: 384}}: XTREME
+    # tunes each task family separately (google-research/xtreme scripts/train_<task>.sh). Allowed fields:
+    # TASK_OVERRIDE_FIELDS. A task's runs are keyed by the settings they use, so an override retrains only it.
+    task_overrides: dict = field(default_factory=dict)  # {task: {field: value}}
+    # Stages before a task's own training (xltlib.methods.recipes), e.g. XTREME-R's SIQA-then-COPA:
+    # {xcopa: [{tasks: [siqa]}, {tasks: [xcopa], init: previous}]}. A list that does not end with the task itself
+    # gets its stage appended (entering from the previous stage's encoder, with a fresh head).
+    stages: dict = field(default_factory=dict)  # {task: [stage, ...]}
+    # Data and outputs
+    data_files: dict = field(default_factory=dict)  # {task: {split: {lang: path}}}, hub schema
+    export_predictions: bool = True
+    output_dir: str | None = None
+
+    def _check(self) -> None:
+        _check_train_values(self)
+        _check_run_values(self)
+
+    def for_task(self, task: str) -> "RunConfig":
+        """The settings `task`'s runs use: this config with `task_overrides[task]` applied (and no overrides
+        left, so applying it twice changes nothing)."""
+        overrides = self.task_overrides.get(task, {})
+        return dataclasses.replace(self, task_overrides={}, **overrides) if self.task_overrides else self
+
+
+def _hints(cls) -> dict:
+    return typing.get_type_hints(cls)
+
+
+
+
+def _plain(value):
+    if isinstance(value, tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _type_name(hint) -> str:
+    return getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+
+
+def _coerce(name: str, value, hint):
+    """Check `value` against the field's type; lists become tuples, ints widen to float."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(name, value, inner[0])
+    if origin is tuple:
+        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+            raise ConfigError(f"field {name!r} must be a list, got {value!r}")
+        return tuple(_coerce(f"{name}[{i}]", v, args[0]) for i, v in enumerate(value))
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"field {name!r} must be true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"field {name!r} must be an integer, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"field {name!r} must be a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            # YAML 1.1 reads the Norwegian code `no` as false: say so, since it is the usual cause.
+            hint_msg = " (quote language codes in YAML: `no`, `on`, `yes` read as booleans)" if isinstance(value, bool) else ""
+            raise ConfigError(f"field {name!r} must be a string, got {value!r}{hint_msg}")
+        return value
+    if hint is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"field {name!r} must be a mapping, got {value!r}")
+        return value
+    raise TypeError(f"no check for {name}: {_type_name(hint)}")
+
+
+def _check_run_values(cfg: RunConfig) -> None:
+    """Types and ranges only: names that a registry must know (tasks, methods, attacks, models, presets) are
+    checked by `xltlib.run.plan.plan`, the layer that owns those registries, before any data or model loads."""
+    if cfg.world not in ("embedded", "real"):
+        raise ConfigError(f"field 'world' must be 'embedded' or 'real', got {cfg.world!r}")
+    if not cfg.tasks:
+        raise ConfigError("field 'tasks' must name at least one task")
+    # data_files and task_overrides: their own checks below say what each entry must map.
+    for name in ("method_options", "attacks", "smoothing"):
+        for key, value in getattr(cfg, name).items():
+            if not isinstance(value, dict) and not (value is None and name != "method_options"):
+                raise ConfigError(f"{name}[{key!r}] must be a mapping, got {value!r}")
+    for key, value in cfg.stages.items():
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"stages[{key!r}] must be a list of stages ({{tasks: [...], ...}}), got {value!r}")
+    for name in ("max_robustness_samples", "max_generalized_samples"):
+        if getattr(cfg, name) is not None and getattr(cfg, name) < 1:
+            raise ConfigError(f"field {name!r} must be at least 1 (or null: every test example), "
+                              f"got {getattr(cfg, name)!r}")
+    if not cfg.seeds:
+        raise ConfigError("field 'seeds' must list at least one seed")
+    _check_data_files(cfg.data_files)
+    _check_task_overrides(cfg)
+
+
+def _check_train_values(cfg: TrainArgs) -> None:
+    for name in ("learning_rate", "num_train_epochs"):
+        value = getattr(cfg, name)
+        if not (value > 0 and math.isfinite(value)):
+            raise ConfigError(f"field {name!r} must be a positive number, got {value!r}")
+    for name in ("per_device_train_batch_size", "per_device_eval_batch_size",
+                 "gradient_accumulation_steps", "max_seq_length", "save_steps", "evals_per_epoch"):
+        if getattr(cfg, name) < 1:
+            raise ConfigError(f"field {name!r} must be at least 1, got {getattr(cfg, name)!r}")
+    if not 0 <= cfg.warmup_ratio < 1:
+        raise ConfigError(f"field 'warmup_ratio' must be in [0, 1), got {cfg.warmup_ratio!r}")
+    if cfg.mixed_precision not in ("auto", "no", "bf16", "fp16"):
+        raise ConfigError(
+            f"field 'mixed_precision' must be one of auto, no, bf16, fp16; got {cfg.mixed_precision!r}"
+        )
+
+
+TRAIN_FIELDS = tuple(f.name for f in fields(TrainArgs))
+# A task's own attacks (or none: `attacks: {}`) let one run mix tasks an attack is and is not defined for.
+TASK_OVERRIDE_FIELDS = TRAIN_FIELDS + ("retrieval_layer", "attacks", "smoothing", "max_robustness_samples",
+                                       "method_options")
+
+
+def _check_task_overrides(cfg: RunConfig) -> None:
+    for task, overrides in cfg.task_overrides.items():
+        if not isinstance(overrides, dict):
+            raise ConfigError(f"task_overrides[{task!r}] must map field names to values, got {overrides!r}")
+        unknown = [k for k in overrides if k not in TASK_OVERRIDE_FIELDS]
+        if unknown:
+            raise ConfigError(f"task_overrides[{task!r}]: unknown field {unknown[0]!r}; allowed: "
+                              f"{', '.join(sorted(TASK_OVERRIDE_FIELDS))}")
+        try:
+            cfg.for_task(task)  # the same type and value checks as the run's own fields
+        except ConfigError as e:
+            raise ConfigError(f"task_overrides[{task!r}]: {e}") from None
+
+
+def _check_data_files(data_files: dict) -> None:
+    for task, splits in data_files.items():
+        if not isinstance(splits, dict):
+            raise ConfigError(f"data_files[{task!r}] must map splits to {{lang: path}}, got {splits!r}")
+        for split, by_lang in splits.items():
+            if split not in DATA_FILE_SPLITS:
+                raise ConfigError(
+                    f"data_files[{task!r}]: unknown split {split!r}; allowed: {', '.join(DATA_FILE_SPLITS)}"
+                )
+            if not isinstance(by_lang, dict) or not all(isinstance(p, str) for p in by_lang.values()):
+                raise ConfigError(
+                    f"data_files[{task!r}][{split!r}] must map language codes to file paths, got {by_lang!r}"
+                )
+
+
+def load_params_file(path: str | Path) -> dict:
+    """Read a papermill YAML parameter file; malformed YAML is an error naming the file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: parameter file not found")
+    text = path.read_text(encoding="utf-8")
+    try:
+        params = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
+        problem = getattr(e, "problem", None) or str(e)
+        raise ConfigError(f"{path}: malformed YAML at {where}: {problem}") from None
+    if params is None:
+        return {}
+    if not isinstance(params, dict):
+        raise ConfigError(f"{path}: expected a mapping of parameter names to values, got {type(params).__name__}")
+    for key in params:
+        if not isinstance(key, str):
+            raise ConfigError(f"{path}: parameter names must be strings, got {key!r}")
+    return params

@@ -1,0 +1,32 @@
+"""Methods: what a run trains with beyond the data. `spec` holds the method registry (`METHODS`) and the
+perturbation hooks of the training loop; robust training registers here (`adversarial`: at, free_at; `noise`:
+rs_rp; `substitution`: rs_da), on `balls` (PGD in the embedding space) and `neighbors` (substitution tables);
+`recipes` holds schedules of stages and `samplers` the task samplers of multi-task stages.
+May import `xltlib.core` and `xltlib.tasks`.
+"""
+from __future__ import annotations
+
+from ..tasks.models import InitFrom
+from .adversarial import AT_OPTIONS, FREE_AT_OPTIONS, check_at, make_at, make_free_at
+from .balls import check_ball_options
+from .noise import RS_RP_OPTIONS, check_rs_rp, make_rs_rp
+from .spec import METHODS, MethodContext, MethodSpec, Perturbation
+from .substitution import RS_DA_OPTIONS, check_rs_da, make_rs_da
+
+METHODS.register("at", MethodSpec(
+    name="at", init=InitFrom.PRETRAINED_ENCODER, make_perturbation=make_at, options=AT_OPTIONS,
+    check=lambda what, o: check_at(o, what), needs=("embeddings",),
+    description="adversarial training: PGD in the input-embedding space (Huang et al. 2021 AT)"))
+METHODS.register("free_at", MethodSpec(
+    name="free_at", init=InitFrom.PRETRAINED_ENCODER, make_perturbation=make_free_at, options=FREE_AT_OPTIONS,
+    check=check_ball_options, needs=("embeddings",),
+    description="free adversarial training: one pass per batch, the perturbation carried across batches "
+                "(steps >= 2: FreeLB)"))
+METHODS.register("rs_rp", MethodSpec(
+    name="rs_rp", init=InitFrom.PRETRAINED_ENCODER, make_perturbation=make_rs_rp, options=RS_RP_OPTIONS,
+    check=check_rs_rp, needs=("embeddings",), needs_when=(("smooth_predictions", "vote"),),
+    description="randomized smoothing with random perturbations of the input embeddings (RS-RP)"))
+METHODS.register("rs_da", MethodSpec(
+    name="rs_da", init=InitFrom.PRETRAINED_ENCODER, make_perturbation=make_rs_da, options=RS_DA_OPTIONS,
+    check=check_rs_da, needs=("substitution",),
+    description="randomized smoothing with synonym substitution on the fly (RS-DA)"))

@@ -1,0 +1,88 @@
+"""Training methods: how the model is initialised and which perturbation hooks run in the training loop.
+
+The loop (xltlib.run.loop) never branches on a method's name. It calls three hooks of a `Perturbation`:
+`perturb_examples` (transform raw examples before tokenisation, e.g. synonym substitution),
+`training_loss` (the loss from input embeddings, e.g. adversarial or noisy copies of them) and
+`predict_logits` (a prediction-time wrapper, e.g. smoothing by majority vote). Robust-training methods
+(Huang et al., EMNLP 2021) register here as subclasses.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+
+from ..core.errors import ConfigError
+from ..core.options import OptionSpec
+from ..core.registry import Registry
+from ..tasks.models import InitFrom
+
+Forward = Callable[[torch.Tensor], object]  # input embeddings -> model output (.loss, .logits)
+
+
+@dataclass(frozen=True)
+class MethodContext:
+    """What a method may need to build its perturbation, given by the experiment runner."""
+
+    text_fields: tuple[str, ...] = ()  # the fields a data-level perturbation rewrites
+    embedding_norm: float = 1.0  # mean L2 norm of the model's input embeddings (for relative radii)
+    world: object = None  # the embedded world (its synonym sets and dictionaries), None on the real path
+    src_lang: str = "en"
+    # The task type's own word substitution (example, substitutions, rng) -> example, where labels must move with
+    # the words (span QA's answer offsets); None: each text field, or each string of a list field, in place.
+    substitute: Callable | None = None
+
+
+class Perturbation:
+    """The hooks of the training loop; this base class is plain fine-tuning."""
+
+    smooths_predictions = False  # whether `predict_logits` is more than the plain forward pass
+
+    def perturb_examples(self, examples: list[dict], rng: random.Random) -> list[dict]:
+        return examples
+
+    def training_loss(self, forward: Forward, embeds: torch.Tensor, backward: Callable,
+                      generator: torch.Generator, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Return the loss the loop back-propagates. Methods that accumulate parameter gradients over
+        several passes (free adversarial training) may call `backward` on intermediate terms.
+        `mask` is the batch's attention mask [batch, seq] (1 = real token), so perturbations can
+        leave padding alone; None means every position is real."""
+        return forward(embeds).loss
+
+    def predict_logits(self, forward: Forward, embeds: torch.Tensor, generator: torch.Generator,
+                       mask: torch.Tensor | None = None) -> torch.Tensor:
+        return forward(embeds).logits
+
+
+def plain(context: MethodContext, **options) -> Perturbation:
+    if options:
+        raise ConfigError(f"this method takes no options, got {sorted(options)}")
+    return Perturbation()
+
+
+@dataclass(frozen=True, kw_only=True)
+class MethodSpec(OptionSpec):
+    """`make_perturbation(context, **options)` builds the method's hooks; `options` are its defaults, which a
+    run's `method_options[name]` overrides key by key, and `check` validates them without a model. `init` is how
+    its first stage's model starts. `needs` are the task-type capabilities it uses
+    (`xltlib.tasks.handlers.base.CAPABILITIES`); `needs_when` adds one when a resolved option is true."""
+
+    init: InitFrom
+    make_perturbation: Callable[..., Perturbation] = plain
+    needs: tuple[str, ...] = ()
+    needs_when: tuple[tuple[str, str], ...] = ()  # (option, capability)
+    kind: str = "method"
+
+    def capabilities(self, options: dict) -> tuple[str, ...]:
+        return self.needs + tuple(capability for option, capability in self.needs_when if options.get(option))
+
+
+METHODS: Registry[MethodSpec] = Registry("method")
+
+METHODS.register("standard", MethodSpec(
+    name="standard", init=InitFrom.PRETRAINED_ENCODER, description="plain fine-tuning of the pretrained encoder"))
+METHODS.register("scratch", MethodSpec(
+    name="scratch", init=InitFrom.SCRATCH,
+    description="the control: same architecture and fine-tuning, no pretraining"))

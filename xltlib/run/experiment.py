@@ -1,0 +1,163 @@
+"""Zero-shot experiments as code, one run path for every task type: plan -> stages -> English-dev selection ->
+evaluation of every language -> the robustness evaluation -> predictions in the submission layout.
+
+`run_experiment` loops over tasks x methods x seeds of a RunConfig. Each fine-tuning run is keyed by everything
+that determines its result and cached under `<run dir>/work/<key>/`: a finished run is read back, a killed one
+resumes from its last checkpoint, so a notebook can be rerun at no cost. The embedded world, when a run uses it,
+is passed in (`xltlib.app.notebook.setup` builds it): this layer sits below the world's generator.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from ..core.config import TRAIN_FIELDS, RunConfig
+from ..core.errors import ConfigError
+from ..core.quiet import quiet_libraries
+from ..methods.recipes import schedule_record
+from ..methods.spec import METHODS, MethodContext
+from ..robustness.smoothing import evaluate_robustness
+from ..tasks.catalogue import TASKS
+from ..tasks.files import task_langs
+from ..tasks.handlers import TaskData, handler_for
+from ..tasks.models import load_model, load_tokenizer, resolve_model_path
+from .plan import TaskPlan, plan
+from .stages import StageInputs, run_schedule, selection, start_model
+from .store import finished_records, save_finished_run
+
+COLUMNS = ["task", "lang", "method", "seed", "split", "metric", "value"]
+
+
+def task_data_files(cfg: RunConfig, task: str, world) -> dict:
+    """The world's files (if any), overridden split by split and language by language by the user's."""
+    files = {split: dict(by_lang) for split, by_lang in (world.data_files(task) if world else {}).items()}
+    for split, by_lang in cfg.data_files.get(task, {}).items():
+        files.setdefault(split, {}).update(by_lang)
+    return files
+
+
+def load_task_data(cfg: RunConfig, task: str, world=None) -> TaskData:
+    """A task's splits as its handler loads them: English train and dev, a test set per evaluation language."""
+    spec = TASKS[task]
+    langs = task_langs(spec, world.langs_for(task) if world else None, cfg.eval_langs)
+    return handler_for(spec).load(cfg, spec, task_data_files(cfg, task, world), langs)
+
+
+def load_stage_data(cfg: RunConfig, task: str, split: str, langs: tuple[str, ...], world=None,
+                    with_dev: bool = False) -> TaskData:
+    """A stage task's training rows: `split` in `langs` (default its source language), and its English dev when
+    the stage selects on it."""
+    spec, handler = TASKS[task], handler_for(TASKS[task])
+    files = task_data_files(cfg, task, world)
+    rows = [row for lang in (langs or (spec.src_lang,))
+            for row in handler.load_split(spec, split, lang, files, cfg.max_train_samples)]
+    data = TaskData(spec, train=rows)
+    if with_dev:
+        data.dev = handler.load_split(spec, "validation", spec.src_lang, files, cfg.max_eval_samples)
+    return data
+
+
+def method_context(model, spec, world) -> MethodContext:
+    handler = handler_for(spec)
+    weights = model.get_input_embeddings().weight.detach()
+    substitute = functools.partial(handler.substitute, spec) if handler.substitute is not None else None
+    return MethodContext(text_fields=handler.text_fields(spec), embedding_norm=float(weights.norm(dim=-1).mean()),
+                         world=world, src_lang=spec.src_lang, substitute=substitute)
+
+
+def run_key(cfg: RunConfig, task_plan: TaskPlan, method: str, seed: int, model_path: str, world) -> str:
+    """What determines one fine-tuning run's result, hashed: its training fields, task, method and resolved
+    options, seed, model, world, data, evaluation languages and settings, robustness suite and stages. Not the
+    run's other tasks, methods or seeds, nor where it writes: adding a seed reuses the finished ones."""
+    task = task_plan.spec.name
+    blob = {"train": {f: getattr(cfg, f) for f in TRAIN_FIELDS}, "task": task, "method": method, "seed": seed,
+            "model": model_path, "world": world.directory.name if world else None,
+            "data_files": cfg.data_files.get(task), "eval_langs": cfg.eval_langs,
+            "generalized": cfg.generalized, "method_options": task_plan.method_options[method]}
+    if cfg.generalized and cfg.max_generalized_samples is not None:
+        blob["max_generalized_samples"] = cfg.max_generalized_samples
+    if cfg.retrieval_layer is not None:
+        blob["retrieval_layer"] = cfg.retrieval_layer
+    if task_plan.attacks or task_plan.smoothing:
+        blob["robustness"] = {"attacks": task_plan.attacks, "smoothing": task_plan.smoothing,
+                              "max_samples": cfg.max_robustness_samples}
+    schedule = schedule_record(task_plan.stages)
+    if schedule is not None:
+        blob["stages"] = schedule
+        blob["stage_data"] = {t: cfg.data_files.get(t) for s in task_plan.stages for t in s.tasks if t != task}
+    return hashlib.sha256(json.dumps(blob, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+
+def fine_tune_and_evaluate(task_plan: TaskPlan, data: TaskData, stage_data: dict, method: str, seed: int,
+                           model_path: str, tokenizer, work_dir: Path, predictions_dir: Path | None,
+                           world=None) -> list[dict]:
+    """One run: train the schedule with `method` and `seed` (selected on English dev), evaluate every language,
+    then the robustness suite, and write predictions. Records are saved in `work_dir` and returned."""
+    done = finished_records(work_dir)
+    if done is not None:
+        return done
+    cfg, spec, handler = task_plan.cfg, data.spec, task_plan.handler
+    method_spec = METHODS[method]
+    inputs = StageInputs(data, stage_data, model_path, method_spec.init, None, seed, tokenizer, method)
+    first_stage = task_plan.stages[0] if task_plan.stages else None
+    model = start_model(first_stage, 0, None, inputs) if first_stage else load_model(model_path, spec,
+                                                                                      method_spec.init, seed)
+    first_spec = TASKS[first_stage.tasks[0]] if first_stage else spec
+    first_head = model.heads[first_spec.name] if first_stage and first_stage.multi_task else model
+    # Before training: the same relative budgets for every method.
+    context = method_context(first_head, spec, world)
+    inputs.perturbation = method_spec.make_perturbation(context, **task_plan.method_options[method])
+    result = None
+    if handler.fine_tuned:
+        model, result = run_schedule(task_plan.stages, inputs, cfg, work_dir, first_model=model)
+    max_length = handler.max_length(model, cfg)
+    smoothing = inputs.perturbation if inputs.perturbation.smooths_predictions else None
+    records, predictions = handler.evaluate(spec, model, tokenizer, data, cfg, max_length, smoothing, seed)
+    records += evaluate_robustness(model, spec, handler, data.tests, tokenizer, cfg, max_length, context=context,
+                                   seed=seed)
+    if result is not None:
+        records.append({"lang": spec.src_lang, "split": "validation", "metric": spec.metric,
+                        "value": result.best_dev_score})
+    records = [{"task": spec.name, "method": method, "seed": seed, **r} for r in records]
+    if predictions_dir is not None:
+        handler.write_predictions(spec, predictions, predictions_dir / method / f"seed{seed}")
+    save_finished_run(work_dir, records, result)
+    return records
+
+
+def run_experiment(cfg: RunConfig, run_dir: str | Path, world=None) -> pd.DataFrame:
+    """Every task x method x seed of `cfg`; long-format records (task, lang, method, seed, split, metric,
+    value). `world` is the embedded world when `cfg.world` is "embedded" (`xltlib.app.notebook.setup`)."""
+    plans = plan(cfg)  # every name and option checked before anything loads
+    if cfg.world == "embedded" and world is None:
+        raise ConfigError("world 'embedded' needs the built world: pass world=xltlib.app.notebook.load_world(cfg)")
+    quiet_libraries()
+    run_dir = Path(run_dir)
+    model_path = resolve_model_path(cfg.model_name_or_path, world)
+    tokenizer = load_tokenizer(model_path)
+    records = []
+    for task, task_plan in plans.items():
+        task_cfg = task_plan.cfg
+        data = load_task_data(task_cfg, task, world)
+        stage_data = {}
+        for stage in task_plan.stages:
+            stage_cfg = task_cfg.replace(**stage.budget) if stage.budget else task_cfg
+            own_dev = selection(stage, data.spec) == "own"
+            for name in stage.tasks:
+                if name != task or stage.split != "train" or stage.langs:
+                    stage_data[name] = load_stage_data(stage_cfg, name, stage.split, stage.langs, world,
+                                                       with_dev=own_dev and name == stage.tasks[0])
+        if cfg.export_predictions:  # gold in the same layout, so `xlt score` can score the predictions
+            task_plan.handler.write_gold(data.spec, data, run_dir / "labels")
+        for method in cfg.methods:
+            for seed in cfg.seeds:
+                key = run_key(task_cfg, task_plan, method, seed, model_path, world)
+                records += fine_tune_and_evaluate(
+                    task_plan, data, stage_data, method, seed, model_path, tokenizer,
+                    run_dir / "work" / f"{task}-{method}-seed{seed}-{key}",
+                    run_dir / "predictions" if cfg.export_predictions else None, world)
+    return pd.DataFrame(records)[COLUMNS]

@@ -1,0 +1,213 @@
+"""The one training loop: MLM pretraining of the embedded encoder and every fine-tuning run use it.
+
+Device placement, mixed precision (bf16 autocast on CUDA) and several GPUs come from `accelerate`;
+gradient accumulation, a linear warmup/decay schedule, checkpoints that a rerun resumes from, and model
+selection on English dev only (the zero-shot protocol) are here. Methods plug in through the hooks of
+`xltlib.methods.spec.Perturbation`; the loop never asks which method it runs.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+from accelerate import Accelerator
+from torch.utils.data import DataLoader, RandomSampler
+from tqdm.auto import tqdm
+from transformers import get_linear_schedule_with_warmup
+
+from ..core.config import TrainArgs
+from ..core.errors import TrainingError
+from ..methods.spec import Perturbation
+from ..tasks.handlers.base import forward_from_embeddings, to_device
+
+Collate = Callable[[list[dict]], dict]
+
+
+@dataclass
+class TrainResult:
+    global_step: int
+    best_step: int | None
+    best_dev_score: float | None
+    history: list[dict] = field(default_factory=list)  # {"step", "epoch", "loss", "dev_score"}
+    resumed_from_step: int = 0
+
+
+def step_seed(seed: int, epoch: int, batch_index: int) -> int:
+    """A seed per micro-batch: dropout, noise and augmentation repeat exactly, and after a resume too."""
+    return (seed * 1_000_003 + epoch * 10_007 + batch_index) % (2**31 - 1)
+
+
+def make_accelerator(args: TrainArgs) -> Accelerator:
+    precision = args.mixed_precision
+    if precision == "auto":
+        precision = "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
+    return Accelerator(mixed_precision=precision, gradient_accumulation_steps=args.gradient_accumulation_steps,
+                       cpu=not torch.cuda.is_available())
+
+
+def _optimizer(model, args: TrainArgs):
+    no_decay = ("bias", "LayerNorm.weight", "layer_norm.weight", "norm.weight")
+    params = [
+        {"params": [p for n, p in model.named_parameters() if p.requires_grad and not n.endswith(no_decay)],
+         "weight_decay": args.weight_decay},
+        {"params": [p for n, p in model.named_parameters() if p.requires_grad and n.endswith(no_decay)],
+         "weight_decay": 0.0},
+    ]
+    return torch.optim.AdamW(params, lr=args.learning_rate)
+
+
+def _save_checkpoint(accelerator: Accelerator, directory: Path, state: dict) -> None:
+    """Write the checkpoint beside the old one, then swap: a kill mid-write leaves the old one whole."""
+    tmp, last, old = directory / "last.tmp", directory / "last", directory / "last.old"
+    shutil.rmtree(tmp, ignore_errors=True)
+    accelerator.save_state(str(tmp), safe_serialization=False)
+    (tmp / "trainer_state.json").write_text(json.dumps(state))
+    if last.exists():
+        os.replace(last, old)
+    os.replace(tmp, last)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _load_checkpoint(accelerator: Accelerator, directory: Path) -> dict | None:
+    last = directory / "last"
+    if not (last / "trainer_state.json").is_file():
+        old = directory / "last.old"  # killed between the two renames
+        if not (old / "trainer_state.json").is_file():
+            return None
+        os.replace(old, last)
+    accelerator.load_state(str(last))
+    return json.loads((last / "trainer_state.json").read_text())
+
+
+def _save_best(model, directory: Path) -> None:
+    tmp = directory / "best.pt.tmp"
+    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp)
+    os.replace(tmp, directory / "best.pt")
+
+
+def train(model, train_examples: Sequence[dict], collate: Collate, args: TrainArgs, *, seed: int,
+          perturbation: Perturbation | None = None, dev_score: Callable[[object], float] | None = None,
+          checkpoint_dir: str | Path | None = None, max_steps: int | None = None,
+          desc: str = "train", batch_sampler: Callable[[torch.Generator], object] | None = None) -> TrainResult:
+    """Train `model` in place; on return it holds the weights chosen on English dev (or the last ones).
+
+    `collate` turns raw examples into a batch of tensors with labels; `dev_score(model)` scores English
+    dev (higher is better). With `checkpoint_dir`, state is saved every `args.save_steps` optimizer steps
+    and a rerun resumes from the last checkpoint. `batch_sampler(generator)` replaces the shuffled batches of
+    `args.per_device_train_batch_size` examples (a multi-task stage draws each batch's task,
+    `xltlib.run.multitask`); the generator is reseeded at every epoch, as the default sampler's.
+    """
+    perturbation = perturbation or Perturbation()
+    accelerator = make_accelerator(args)
+    torch.manual_seed(seed)
+    sampler_generator = torch.Generator()
+    if batch_sampler is None:
+        loader = DataLoader(list(train_examples), batch_size=args.per_device_train_batch_size,
+                            sampler=RandomSampler(train_examples, generator=sampler_generator),
+                            collate_fn=lambda examples: examples)
+    else:
+        loader = DataLoader(list(train_examples), batch_sampler=batch_sampler(sampler_generator),
+                            collate_fn=lambda examples: examples)
+    steps_per_epoch = math.ceil(len(loader) / args.gradient_accumulation_steps)
+    total_steps = max_steps or max(1, math.ceil(args.num_train_epochs * steps_per_epoch))
+    optimizer = _optimizer(model, args)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(args.warmup_ratio * total_steps), total_steps)
+    model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
+    embeddings = accelerator.unwrap_model(model).get_input_embeddings()
+
+    directory = Path(checkpoint_dir) if checkpoint_dir else None
+    state = {"global_step": 0, "epoch": 0, "batch_in_epoch": 0, "best_score": None, "best_step": None,
+             "history": []}
+    resumed = 0
+    if directory:
+        directory.mkdir(parents=True, exist_ok=True)
+        state = _load_checkpoint(accelerator, directory) or state
+        resumed = state["global_step"]
+    eval_every = max(1, steps_per_epoch // args.evals_per_epoch)
+    best_weights: dict = {}  # the dev-best weights, in memory when there is no checkpoint directory
+
+    def checkpoint():
+        if directory and accelerator.is_main_process:
+            _save_checkpoint(accelerator, directory, state)
+
+    def evaluate_dev():
+        if dev_score is None:
+            return
+        model.eval()
+        score = float(dev_score(accelerator.unwrap_model(model)))
+        model.train()
+        state["history"].append({"step": state["global_step"], "epoch": state["epoch"], "dev_score": score})
+        if state["best_score"] is None or score > state["best_score"]:
+            state["best_score"], state["best_step"] = score, state["global_step"]
+            if directory and accelerator.is_main_process:
+                _save_best(accelerator.unwrap_model(model), directory)
+            else:
+                best_weights.clear()
+                best_weights.update({k: v.detach().cpu().clone()
+                                     for k, v in accelerator.unwrap_model(model).state_dict().items()})
+
+    model.train()
+    progress = tqdm(total=total_steps, initial=state["global_step"], desc=desc, leave=False,
+                    disable=not accelerator.is_main_process, mininterval=1.0)
+    running_loss, logged = 0.0, 0
+    while state["global_step"] < total_steps:
+        epoch = state["epoch"]
+        sampler_generator.manual_seed(step_seed(seed, epoch, -1))
+        start = state["batch_in_epoch"]  # > 0 only when resuming in the middle of an epoch
+        batches = accelerator.skip_first_batches(loader, start) if start else loader
+        for offset, examples in enumerate(batches):
+            batch_index = start + offset
+            micro_seed = step_seed(seed, epoch, batch_index)
+            torch.manual_seed(micro_seed)
+            noise = torch.Generator(device=accelerator.device).manual_seed(micro_seed)
+            examples = perturbation.perturb_examples(examples, random.Random(micro_seed))
+            batch = to_device(collate(examples), accelerator.device)
+            with accelerator.accumulate(model):
+                forward = forward_from_embeddings(model, batch)
+                loss = perturbation.training_loss(forward, embeddings(batch["input_ids"]),
+                                                  accelerator.backward, noise, mask=batch.get("attention_mask"))
+                if not torch.isfinite(loss):
+                    raise TrainingError(
+                        f"{desc}: the loss became {loss.item()} at step {state['global_step']} (epoch {epoch}, "
+                        f"learning_rate {args.learning_rate}); checkpoints so far are kept"
+                        + (f" in {directory}" if directory else "") + ". Try a lower learning_rate.")
+                accelerator.backward(loss)
+                if accelerator.sync_gradients and args.max_grad_norm > 0:
+                    accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad()
+            running_loss, logged = running_loss + loss.item(), logged + 1
+            if not accelerator.sync_gradients:
+                continue
+            state["global_step"] += 1
+            state["batch_in_epoch"] = batch_index + 1
+            progress.update(1)
+            if state["global_step"] % eval_every == 0 or state["global_step"] == total_steps:
+                state["history"].append({"step": state["global_step"], "epoch": epoch,
+                                         "loss": running_loss / max(logged, 1)})
+                running_loss, logged = 0.0, 0
+                evaluate_dev()
+            if state["global_step"] % args.save_steps == 0:
+                checkpoint()
+            if state["global_step"] >= total_steps:
+                break
+        else:
+            state["epoch"], state["batch_in_epoch"] = epoch + 1, 0
+            continue
+        break
+    progress.close()
+
+    unwrapped = accelerator.unwrap_model(model)
+    if state["best_step"] is not None:
+        best = best_weights or torch.load(directory / "best.pt", map_location="cpu")
+        unwrapped.load_state_dict(best)
+    checkpoint()
+    return TrainResult(state["global_step"], state["best_step"], state["best_score"], state["history"], resumed)

@@ -1,0 +1,87 @@
+"""The checks of a run that need registries, in one step before any data or model loads: every task, method,
+attack, smoothing and stage named is known; every option resolves and is in range; every method and attack is
+defined for every task it would run on (refused naming both otherwise); the model name is one `from_pretrained`
+can take. `RunConfig` itself checks only types and ranges (it sits below the registries).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..core.config import RunConfig
+from ..core.errors import ConfigError, UnknownNameError
+from ..methods.recipes import Stage, parse_schedule
+from ..methods.spec import METHODS
+from ..robustness.attacks import ATTACKS, resolve_attacks
+from ..robustness.smoothing import SMOOTHINGS, resolve_smoothing
+from ..tasks.catalogue import TASKS
+from ..tasks.handlers import TaskHandler, handler_for
+from ..tasks.models import check_model_name
+from ..tasks.spec import TaskSpec
+
+
+@dataclass(frozen=True)
+class TaskPlan:
+    spec: TaskSpec
+    handler: TaskHandler
+    cfg: RunConfig  # the run's settings with this task's overrides
+    stages: tuple[Stage, ...]
+    method_options: dict[str, dict]  # resolved, by method
+    attacks: dict[str, dict]  # resolved
+    smoothing: dict[str, dict]  # resolved
+
+
+def _known(registry, names, field: str) -> None:
+    for name in names:
+        if name not in registry:
+            raise UnknownNameError(f"{field}: unknown {registry.kind} {name!r}; known {registry.kind}s: "
+                              f"{', '.join(registry.names())}")
+
+
+def plan(cfg: RunConfig) -> dict[str, TaskPlan]:
+    """{task: its plan}, or a ConfigError naming the first thing that is wrong."""
+    _known(TASKS, cfg.tasks, "tasks")
+    _known(METHODS, cfg.methods, "methods")
+    for field in ("method_options", "task_overrides", "data_files", "stages"):
+        registry = METHODS if field == "method_options" else TASKS
+        _known(registry, getattr(cfg, field), field)
+    check_model_name(cfg.model_name_or_path, cfg.world)
+    out = {}
+    for task in cfg.tasks:
+        spec = TASKS[task]
+        handler = handler_for(spec)
+        task_cfg = cfg.for_task(task)
+        where = f"task_overrides[{task!r}]: " if task in cfg.task_overrides else ""
+        try:
+            # Every method's options are checked, also those of methods this run does not list.
+            options = {m: METHODS[m].resolve(task_cfg.method_options.get(m))
+                       for m in dict.fromkeys(tuple(cfg.methods) + tuple(task_cfg.method_options))}
+            attacks, smoothing = resolve_attacks(task_cfg.attacks), resolve_smoothing(task_cfg.smoothing)
+        except ConfigError as e:  # the same error type (an unknown name stays an UnknownNameError)
+            raise type(e)(f"{where}{e}") from None
+        for method, resolved in options.items():
+            if method not in cfg.methods:
+                continue
+            for capability in METHODS[method].capabilities(resolved):
+                handler.check_supports(spec, capability, f"method {method!r}")
+            if not handler.fine_tuned and METHODS[method].needs:
+                raise ConfigError(f"method {method!r} is not defined for task {task!r} ({handler.name}): it is not "
+                                  "fine-tuned, so there is no training to perturb")
+        overrides = f"; turn it off for this task with task_overrides: {{{task}: {{attacks: {{}}, smoothing: {{}}}}}}"
+        for name in attacks:
+            if ATTACKS[name].needs not in handler.supports:
+                raise ConfigError(f"attack {name!r} is not defined for task {task!r} ({handler.name}): it needs "
+                                  f"{ATTACKS[name].needs!r}{overrides}")
+        for name in smoothing:
+            if SMOOTHINGS[name].needs not in handler.supports:
+                raise ConfigError(f"smoothing {name!r} is not defined for task {task!r} ({handler.name}): it needs "
+                                  f"{SMOOTHINGS[name].needs!r}{overrides}")
+        stages = parse_schedule(task, cfg.stages.get(task)) if handler.fine_tuned else ()
+        if not handler.fine_tuned and task in cfg.stages:
+            raise ConfigError(f"stages[{task!r}]: task {task!r} ({handler.name}) is not fine-tuned; it has no stages")
+        for stage in stages:
+            for name in stage.tasks:
+                if not handler_for(TASKS[name]).fine_tuned:
+                    raise ConfigError(f"stages[{task!r}]: task {name!r} is not fine-tuned ({TASKS[name].type}); "
+                                      "a stage trains a fine-tuned task")
+        out[task] = TaskPlan(spec, handler, task_cfg, stages, options, attacks, smoothing)
+    return out

@@ -1,0 +1,129 @@
+"""Running a schedule of stages (`xltlib.methods.recipes`): each stage's model starts as its `init` says, trains
+in the one training loop on its task(s), and is selected on the English dev its `select_on` names; the last stage's
+model is the one evaluated. A multi-task stage trains one head per task on a shared encoder, its batches' tasks
+drawn by its sampler.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..methods.recipes import Stage
+from ..methods.samplers import probabilities
+from ..tasks.catalogue import TASKS
+from ..tasks.handlers import TaskData, handler_for
+from ..tasks.models import InitFrom, fresh_head_model, load_model
+from .loop import TrainResult, train
+from .multitask import MultiTaskModel, TaskBatchSampler, multitask_collate, tagged
+
+
+@dataclass
+class StageInputs:
+    """What a schedule needs besides its stages: the target task's data, each stage task's training data (by
+    task), and how the run starts (model path, the method's init, perturbation, seed, tokenizer)."""
+
+    target: TaskData
+    stage_data: dict[str, TaskData]
+    model_path: str
+    first_init: InitFrom
+    perturbation: object
+    seed: int
+    tokenizer: object
+    method: str
+
+
+def stage_config(cfg, stage: Stage):
+    return dataclasses.replace(cfg, **stage.budget) if stage.budget else cfg
+
+
+def start_model(stage: Stage, index: int, previous, inputs: StageInputs):
+    """The model a stage starts from: loaded (the first stage, or `pretrained_encoder`), the previous stage's
+    whole model (`previous`), or its encoder under fresh heads (`previous_encoder`)."""
+    specs = [TASKS[t] for t in stage.tasks]
+    if index == 0 or stage.init is InitFrom.PRETRAINED_ENCODER:
+        init = inputs.first_init if index == 0 else InitFrom.PRETRAINED_ENCODER
+        models = {s.name: load_model(inputs.model_path, s, init, inputs.seed) for s in specs}
+    elif stage.init is InitFrom.PREVIOUS:
+        if isinstance(previous, MultiTaskModel):
+            missing = [s.name for s in specs if s.name not in previous.heads]
+            if missing:
+                raise ValueError(f"stage {index}: init 'previous' needs a head for {missing[0]!r}, which the "
+                                 f"previous stage did not train (it trained {', '.join(previous.heads)})")
+            models = {s.name: previous.heads[s.name] for s in specs}
+        else:
+            models = {s.name: previous for s in specs}
+    else:
+        source = next(iter(previous.heads.values())) if isinstance(previous, MultiTaskModel) else previous
+        models = {s.name: fresh_head_model(source, s, inputs.seed) for s in specs}
+    return MultiTaskModel(models) if stage.multi_task else models[specs[0].name]
+
+
+def selection(stage: Stage, target) -> str:
+    """Whose English dev selects the stage's checkpoint. `target`: the target task's, when the stage trains the
+    target or tasks of its type (XTREME-R selects SIQA-then-COPA on COPA's dev); otherwise the stage's own task's
+    (`own`; a multi-task stage without the target keeps its last weights, `last`)."""
+    same_type = all(TASKS[t].type == target.type for t in stage.tasks)
+    if stage.select_on == "target" and not (target.name in stage.tasks or same_type):
+        return "own" if not stage.multi_task else "last"
+    return stage.select_on
+
+
+def dev_scorer(stage: Stage, model, inputs: StageInputs, cfg):
+    """The English dev score that selects the stage's checkpoint (None: keep the last weights); see `selection`."""
+    target = inputs.target.spec
+    choice = selection(stage, target)
+    if choice == "last":
+        return None
+    if choice == "target":
+        spec, data = target, inputs.target
+    else:
+        spec = TASKS[stage.tasks[0]]
+        data = inputs.stage_data[spec.name]
+    handler = handler_for(spec)
+    score = handler.dev_scorer(spec, data, inputs.tokenizer, cfg, handler.max_length(_head(model, spec.name), cfg))
+    return lambda m: score(_head(m, spec.name))
+
+
+def _head(model, task: str):
+    return model.heads[task] if isinstance(model, MultiTaskModel) and task in model.heads else model
+
+
+def train_stage(stage: Stage, index: int, model, inputs: StageInputs, cfg, work_dir: Path) -> TrainResult:
+    cfg = stage_config(cfg, stage)
+    specs = [TASKS[t] for t in stage.tasks]
+    data = {s.name: inputs.target if s.name == inputs.target.spec.name and stage.split == "train" and not stage.langs
+            else inputs.stage_data[s.name] for s in specs}
+    checkpoint_dir = work_dir / f"checkpoint-{index}-{'+'.join(stage.tasks)}"
+    desc = f"{'+'.join(stage.tasks)} {inputs.method} seed {inputs.seed}"
+    if not stage.multi_task:
+        spec = specs[0]
+        handler = handler_for(spec)
+        trainable = handler.trainable(model)
+        collate = handler.collate(spec, inputs.tokenizer, cfg, handler.max_length(model, cfg))
+        return train(trainable, handler.training_examples(data[spec.name]), collate, cfg, seed=inputs.seed,
+                     perturbation=inputs.perturbation, dev_score=dev_scorer(stage, model, inputs, cfg),
+                     checkpoint_dir=checkpoint_dir, desc=desc)
+    examples, collates, sizes = [], {}, {}
+    for spec in specs:
+        handler = handler_for(spec)
+        rows = handler.training_examples(data[spec.name])
+        examples += tagged(spec.name, rows)
+        sizes[spec.name] = len(rows)
+        collates[spec.name] = handler.collate(spec, inputs.tokenizer, cfg, handler.max_length(model.heads[spec.name],
+                                                                                              cfg))
+    probs = probabilities(stage.sampler, sizes)
+    return train(model, examples, multitask_collate(collates), cfg, seed=inputs.seed,
+                 perturbation=inputs.perturbation, dev_score=dev_scorer(stage, model, inputs, cfg),
+                 checkpoint_dir=checkpoint_dir, desc=desc,
+                 batch_sampler=lambda g: TaskBatchSampler(sizes, probs, cfg.per_device_train_batch_size, g))
+
+
+def run_schedule(stages: tuple[Stage, ...], inputs: StageInputs, cfg, work_dir: Path, first_model=None):
+    """Train every stage in order; returns (the target task's model after the last stage, the last stage's
+    TrainResult). `first_model`, if given, is the first stage's model, already loaded."""
+    model, result = None, None
+    for index, stage in enumerate(stages):
+        model = first_model if index == 0 and first_model is not None else start_model(stage, index, model, inputs)
+        result = train_stage(stage, index, model, inputs, cfg, work_dir)
+    return _head(model, inputs.target.spec.name), result

@@ -1,0 +1,225 @@
+"""The task catalogue: one entry per task, listed once, each read by the handler its `type` names.
+
+XTREME's and XTREME-R's tasks with their hub ids and configs (the `google/xtreme` dataset's where it has the
+task), and the intermediate tasks recipes train on first (`siqa`: XTREME-R's SIQA-then-COPA for XCOPA). The
+embedded world serves every task in the same schema under the same name. A new task of an existing type is one
+entry here.
+"""
+from __future__ import annotations
+
+from ..core.languages import LANGUAGES
+from ..core.registry import Registry
+from .benchmarks import (BUCC_LANGS, LAREQA_LANGS, MEWSLIX_LANGS, MLQA_LANGS, PANX_LANGS, PANX_TAGS, PAWSX_LANGS,
+                         TATOEBA_CODES, TATOEBA_LANGS, TYDIQA_LANGS, TYDIQA_NAMES, UDPOS_LANGS, UPOS_TAGS,
+                         XCOPA_LANGS, XNLI_LANGS, XQUAD_LANGS)
+from .spec import HubSplit, TaskGroup, TaskSpec, XtremeHubSplit
+
+TASKS: Registry[TaskSpec] = Registry("task")
+
+XTREME_HUB = "google/xtreme"
+NO_HUB = HubSplit("", "", "")  # no hub copy (or no such split, e.g. no training): local files only
+
+TASKS.register("xnli", TaskSpec(
+    name="xnli",
+    type="pair_classification",
+    group=TaskGroup.CLASSIFICATION,
+    metric="accuracy",
+    langs=XNLI_LANGS,
+    # XNLI's English training set is MultiNLI's; XTREME trains on it and selects on XNLI's English dev.
+    train=HubSplit("facebook/xnli", "en", "train"),
+    dev=HubSplit("facebook/xnli", "en", "validation"),
+    test=HubSplit("facebook/xnli", "{lang}", "test"),
+    text_fields=("premise", "hypothesis"),
+    labels=("entailment", "neutral", "contradiction"),
+    submission_name="xnli",
+    submission_format="labels",
+))
+
+TASKS.register("pawsx", TaskSpec(
+    name="pawsx",
+    type="pair_classification",
+    group=TaskGroup.CLASSIFICATION,
+    metric="accuracy",
+    langs=PAWSX_LANGS,
+    train=HubSplit("google-research-datasets/paws-x", "en", "train"),
+    dev=HubSplit("google-research-datasets/paws-x", "en", "validation"),
+    test=HubSplit("google-research-datasets/paws-x", "{lang}", "test"),
+    text_fields=("sentence1", "sentence2"),
+    labels=("0", "1"),  # the hub's ClassLabel names: 1 = paraphrase
+    submission_name="pawsx",
+    submission_format="labels",
+))
+
+_SQUAD_TRAIN = HubSplit(XTREME_HUB, "SQuAD", "train")
+_SQUAD_DEV = HubSplit(XTREME_HUB, "SQuAD", "validation")
+_QA_FIELDS = dict(text_fields=("question", "context"), label_field="answers")
+
+TASKS.register("udpos", TaskSpec(
+    name="udpos",
+    type="tagging",
+    group=TaskGroup.STRUCTURED_PREDICTION,
+    metric="seqeval",  # XTREME scores POS with seqeval's chunk F1 over the tags, as it does NER
+    langs=UDPOS_LANGS,
+    train=HubSplit(XTREME_HUB, "udpos.English", "train"),
+    dev=HubSplit(XTREME_HUB, "udpos.English", "validation"),
+    test=XtremeHubSplit(XTREME_HUB, "udpos.{name}", "test",
+                        names=tuple((code, LANGUAGES[code].name) for code in UDPOS_LANGS)),
+    text_fields=("tokens",),
+    label_field="pos_tags",
+    labels=UPOS_TAGS,
+    submission_name="udpos",
+    submission_format="tags",
+))
+
+TASKS.register("panx", TaskSpec(
+    name="panx",
+    type="tagging",
+    group=TaskGroup.STRUCTURED_PREDICTION,
+    metric="seqeval",
+    langs=PANX_LANGS,
+    train=HubSplit(XTREME_HUB, "PAN-X.en", "train"),
+    dev=HubSplit(XTREME_HUB, "PAN-X.en", "validation"),
+    test=HubSplit(XTREME_HUB, "PAN-X.{lang}", "test"),
+    text_fields=("tokens",),
+    label_field="ner_tags",
+    labels=PANX_TAGS,
+    submission_name="panx",
+    submission_format="tags",
+))
+
+TASKS.register("xquad", TaskSpec(
+    name="xquad",
+    type="span_qa",
+    group=TaskGroup.QA,
+    metric="squad",
+    langs=XQUAD_LANGS,
+    train=_SQUAD_TRAIN,
+    dev=_SQUAD_DEV,
+    test=HubSplit(XTREME_HUB, "XQuAD.{lang}", "validation"),  # XQuAD's only split is its test set
+    **_QA_FIELDS,
+    submission_name="xquad",
+    submission_format="squad",
+))
+
+TASKS.register("mlqa", TaskSpec(
+    name="mlqa",
+    type="span_qa",
+    group=TaskGroup.QA,
+    metric="mlqa",  # MLQA's own script: per-language articles, Chinese split into characters
+    langs=MLQA_LANGS,
+    train=_SQUAD_TRAIN,
+    dev=_SQUAD_DEV,
+    test=HubSplit(XTREME_HUB, "MLQA.{lang}.{lang}", "test"),  # question and context in the same language
+    **_QA_FIELDS,
+    submission_name="mlqa",
+    submission_format="squad",
+))
+
+_TYDI = dict(names=tuple(TYDIQA_NAMES.items()), id_prefix="{name}-")
+TASKS.register("tydiqa", TaskSpec(
+    name="tydiqa",
+    type="span_qa",
+    group=TaskGroup.QA,
+    metric="squad",
+    langs=TYDIQA_LANGS,
+    # TyDiQA-GoldP mixes languages in one config; XTREME trains on the English part of its train set and
+    # tests on each language's part of its dev set.
+    train=XtremeHubSplit(XTREME_HUB, "tydiqa", "train", **_TYDI),
+    dev=XtremeHubSplit(XTREME_HUB, "tydiqa", "validation", **_TYDI),
+    test=XtremeHubSplit(XTREME_HUB, "tydiqa", "validation", **_TYDI),
+    **_QA_FIELDS,
+    submission_name="tydiqa",
+    submission_format="squad",
+))
+
+TASKS.register("xcopa", TaskSpec(
+    name="xcopa",
+    type="multiple_choice",
+    group=TaskGroup.CLASSIFICATION,
+    metric="accuracy",
+    langs=XCOPA_LANGS,
+    # XTREME-R trains on SIQA first, then on English COPA (third_party/run_xcopa.py), selecting on COPA dev: the
+    # two-stage recipe `stages: {xcopa: [{tasks: [siqa]}, {tasks: [xcopa], init: previous}]}`.
+    train=HubSplit("aps/super_glue", "copa", "train"),
+    dev=HubSplit("aps/super_glue", "copa", "validation"),
+    test=HubSplit("cambridgeltl/xcopa", "{lang}", "test"),
+    text_fields=("premise", "choices"),  # as loaded; `question` only names the relation (cause/effect)
+    labels=("choice1", "choice2"),
+    submission_name="xcopa",
+    submission_format="choice_index",
+))
+
+TASKS.register("tatoeba", TaskSpec(
+    name="tatoeba",
+    type="sentence_retrieval",
+    group=TaskGroup.RETRIEVAL,
+    metric="accuracy",  # the share of sentences whose nearest English neighbour is their translation
+    langs=TATOEBA_LANGS,
+    train=NO_HUB,  # no fine-tuning: sentence embeddings from the pretrained encoder
+    dev=NO_HUB,
+    test=XtremeHubSplit(XTREME_HUB, "tatoeba.{name}", "validation", names=tuple(TATOEBA_CODES.items())),
+    text_fields=("source_sentence", "target_sentence"),
+    submission_name="tatoeba",
+    submission_format="target_index",
+))
+
+TASKS.register("bucc2018", TaskSpec(
+    name="bucc2018",
+    type="bitext_mining",
+    group=TaskGroup.RETRIEVAL,
+    metric="bucc_f1",
+    langs=BUCC_LANGS,
+    train=NO_HUB,  # no fine-tuning; the similarity threshold is chosen on the dev split's gold pairs
+    dev=HubSplit(XTREME_HUB, "bucc18.{lang}", "validation"),
+    test=HubSplit(XTREME_HUB, "bucc18.{lang}", "test"),
+    text_fields=("source_sentence", "target_sentence"),
+    submission_name="bucc2018",
+    submission_format="id_pairs",
+))
+
+TASKS.register("lareqa", TaskSpec(
+    name="lareqa",
+    type="dense_retrieval",
+    group=TaskGroup.RETRIEVAL,
+    metric="map_at_20",
+    langs=LAREQA_LANGS,
+    # XTREME-R fine-tunes a dual encoder on English SQuAD v1.1 (question, answer sentence) pairs. The hub copy of
+    # XQuAD-R drops the release's sentence breaks; they are then inferred (xltlib.data_xtreme).
+    train=_SQUAD_TRAIN,
+    dev=_SQUAD_DEV,
+    test=HubSplit("google-research-datasets/xquad_r", "{lang}", "validation"),
+    **_QA_FIELDS,
+    submission_name="lareqa",
+    submission_format="ranking",
+))
+
+TASKS.register("mewslix", TaskSpec(
+    name="mewslix",
+    type="dense_retrieval",
+    group=TaskGroup.RETRIEVAL,
+    metric="map_at_20",
+    langs=MEWSLIX_LANGS,
+    # Mewsli-X is released by google-research (dense_representations_for_entity_retrieval/mel/mewsli_x),
+    # not on the hub: English Wikipedia mention-entity pairs to fine-tune, WikiNews mentions to test.
+    train=NO_HUB,
+    dev=NO_HUB,
+    test=NO_HUB,
+    text_fields=("mention", "entity"),
+    submission_name="mewslix",
+    submission_format="entity_ranking",
+))
+
+TASKS.register("siqa", TaskSpec(
+    name="siqa",
+    type="multiple_choice",
+    group=None,  # an intermediate task, no benchmark's
+    metric="accuracy",
+    langs=("en",),
+    train=HubSplit("allenai/social_i_qa", "default", "train"),
+    dev=HubSplit("allenai/social_i_qa", "default", "validation"),
+    test=NO_HUB,
+    text_fields=("premise", "choices"),  # as loaded: SIQA's context and question become premise and question
+    labels=("answerA", "answerB", "answerC"),
+    description="Social IQa (Sap et al., EMNLP 2019): commonsense multiple choice, XTREME-R's intermediate task "
+                "for XCOPA",
+))

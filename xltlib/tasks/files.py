@@ -1,0 +1,251 @@
+"""Reading a task's splits through Hugging Face `datasets`, the steps every task type shares: a local file in the
+hub's schema (JSON lines, CSV, TSV, parquet) or the hub itself, the first N rows kept, then checked by the task's
+handler. Errors name the file (or hub id), the 1-based row and the `data_files` key that set the path, so a bad
+data file is fixed from the message alone. SQuAD's nested JSON layout is read here too (several handlers use it).
+"""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Callable, Mapping
+
+import datasets
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..core.config import SPLITS
+from ..core.errors import ConfigError, DataError
+from ..core.languages import check_languages
+from ..core.paths import project_root
+from .spec import TaskSpec
+
+Validate = Callable[[datasets.Dataset, str], datasets.Dataset]  # (rows, where they came from) -> checked rows
+ReadLocal = Callable[[Path], "datasets.Dataset | None"]
+
+# extension -> (datasets builder, extra builder kwargs)
+_BUILDERS = {
+    ".json": ("json", {}),
+    ".jsonl": ("json", {}),
+    ".csv": ("csv", {}),
+    # PAWS-X's TSVs contain unbalanced double quotes inside sentences: read every field verbatim.
+    ".tsv": ("csv", {"delimiter": "\t", "quoting": csv.QUOTE_NONE}),
+    ".parquet": ("parquet", {}),
+}
+
+
+def load_split(spec: TaskSpec, split: str, lang: str, data_files: Mapping[str, Mapping[str, str]] | None,
+               max_samples: int | None, *, validate: Validate, read_local: ReadLocal | None = None) -> datasets.Dataset:
+    """Load one split of `spec` in `lang`: the local file `data_files[split][lang]` if given, else the hub; keep
+    the first `max_samples` rows and check them with `validate(ds, where)` (the handler's). `read_local(path)`
+    may read a layout of the handler's own (SQuAD's nested JSON, Mewsli-X's records), or return None."""
+    if split not in SPLITS:
+        raise ConfigError(f"unknown split {split!r} for task {spec.name!r}; allowed: {', '.join(SPLITS)}")
+    if max_samples is not None and (isinstance(max_samples, bool) or not isinstance(max_samples, int)
+                                    or max_samples < 1):
+        raise ConfigError(f"max_samples must be a positive integer or None, got {max_samples!r}")
+    path = local_path(spec, split, lang, data_files)
+    if path is not None:
+        own = read_local(path) if read_local is not None and path.is_file() else None
+        ds, where = (own if own is not None else _load_local(spec, split, lang, path)), str(path)
+    else:
+        ds, where = _load_hub(spec, split, lang)
+    if len(ds) == 0:
+        raise DataError(f"{where}: empty (zero rows); expected {spec.name} {split} examples")
+    if max_samples is not None and max_samples < len(ds):
+        ds = ds.select(range(max_samples))
+    return validate(ds, where)
+
+
+def task_langs(spec: TaskSpec, world_langs=None, eval_langs=None) -> tuple[str, ...]:
+    """The languages to evaluate `spec` on: `eval_langs` if given, else every language of the task.
+
+    The task's languages are `world_langs` if given (the embedded world's), else the real `spec.langs`."""
+    allowed = tuple(world_langs) if world_langs is not None else spec.langs
+    if eval_langs is None:
+        return allowed
+    if isinstance(eval_langs, str):
+        raise ConfigError(f"eval_langs must be a list of language codes, got the string {eval_langs!r}")
+    langs = check_languages(eval_langs, allowed, f"eval_langs for task {spec.name!r}")
+    if not langs:
+        raise ConfigError(f"eval_langs for task {spec.name!r} is empty; give at least one of: "
+                          f"{', '.join(allowed)} (or null for all)")
+    return langs
+
+
+def key_path(spec: TaskSpec, split: str, lang: str) -> str:
+    return f"data_files: {{{spec.name}: {{{split}: {{{lang}: <path>}}}}}}"
+
+
+def local_path(spec: TaskSpec, split: str, lang: str, data_files) -> Path | None:
+    if not data_files:
+        return None
+    if not isinstance(data_files, Mapping):
+        raise ConfigError(f"data_files for task {spec.name!r} must map splits to {{lang: path}}, got {data_files!r}")
+    for key in data_files:
+        if key not in SPLITS:
+            raise ConfigError(f"data_files for task {spec.name!r}: unknown split {key!r}; allowed: "
+                              f"{', '.join(SPLITS)} (pass RunConfig.data_files[{spec.name!r}])")
+    path = (data_files.get(split) or {}).get(lang)
+    if not path:
+        return None
+    path = Path(path).expanduser()
+    # Relative to the project, not the working directory (papermill runs kernels inside notebooks/), 
+    return path if path.is_absolute() else project_root() / path
+
+
+def _load_local(spec: TaskSpec, split: str, lang: str, path: Path) -> datasets.Dataset:
+    builder_kwargs = _BUILDERS.get(path.suffix.lower())
+    if builder_kwargs is None:
+        raise DataError(f"{path}: unsupported file extension {path.suffix or '(none)'!r}; "
+                        f"allowed: {', '.join(_BUILDERS)}")
+    builder, kwargs = builder_kwargs
+    if not path.is_file():
+        raise DataError(f"{path}: data file not found (absolute: {path.resolve()}); "
+                        f"set by {key_path(spec, split, lang)}")
+    if path.stat().st_size == 0 or (path.suffix.lower() != ".parquet"
+                                    and not _has_text_rows(path, header=builder == "csv")):
+        raise DataError(f"{path}: empty (zero rows); expected {spec.name} {split} examples")
+    if builder == "csv":
+        kwargs = dict(kwargs, **_csv_kwargs(path, kwargs.get("delimiter", ",")))
+    try:
+        return datasets.load_dataset(builder, data_files=str(path), split="train", **kwargs)
+    except Exception as e:  # datasets wraps parser errors; the cause says what is wrong
+        cause = e.__cause__ or e
+        detail = _first_bad_json_line(path) if builder == "json" else ""
+        raise DataError(f"{path}: could not be read as {path.suffix[1:]}: "
+                        f"{type(cause).__name__}: {str(cause).strip()}{detail}") from e
+
+
+def _has_text_rows(path: Path, header: bool) -> bool:
+    """Whether a text file has a non-blank line (after the header line, if any); reads only the start."""
+    with path.open(encoding="utf-8-sig", errors="replace") as f:
+        lines = (line for line in f if line.strip())
+        if header:
+            next(lines, None)
+        return next(lines, None) is not None
+
+
+def _csv_kwargs(path: Path, delimiter: str) -> dict:
+    """Read every column as text (labels are mapped later), so pandas' per-chunk type guessing can't make
+    a numeric-looking sentence an int, nor `NA`/`null` a missing value."""
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        header_line = f.readline()
+    if delimiter == "\t":
+        header = header_line.rstrip("\r\n").split("\t")
+    else:
+        header = next(csv.reader([header_line]), [])
+    if len(set(header)) != len(header):
+        dupes = sorted({h for h in header if header.count(h) > 1})
+        raise DataError(f"{path}: header row repeats column(s) {', '.join(map(repr, dupes))}")
+    features = datasets.Features({name: datasets.Value("string") for name in header})
+    return {"features": features, "keep_default_na": False, "encoding": "utf-8-sig"}
+
+
+def _first_bad_json_line(path: Path) -> str:
+    try:
+        with path.open(encoding="utf-8") as f:
+            for number, line in enumerate(f, 1):
+                if line.strip():
+                    json.loads(line)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        return f" (line {number}: {e})"
+    return ""
+
+
+def _load_hub(spec: TaskSpec, split: str, lang: str) -> tuple[datasets.Dataset, str]:
+    hub = {"train": spec.train, "validation": spec.dev, "test": spec.test}[split]
+    if hub is None or not hub.path:
+        raise DataError(f"task {spec.name!r} has no hub {split} split; give a local copy in its schema by "
+                        f"{key_path(spec, split, lang)}")
+    prefix = hub.id_prefix_for(lang) if hasattr(hub, "id_prefix_for") else ""
+    per_lang = "{lang}" in hub.config or "{name}" in hub.config or bool(prefix)
+    if split != "test" and not per_lang and lang != spec.src_lang:
+        raise DataError(f"task {spec.name!r} has no hub {split} split in {lang!r} (it is {spec.src_lang!r} "
+                        f"only: {hub.path} config {hub.config!r}); give a local copy by "
+                        f"{key_path(spec, split, lang)}")
+    allowed = spec.langs if split == "test" else tuple(dict.fromkeys(spec.langs + (spec.src_lang,)))
+    check_languages([lang], allowed, f"task {spec.name!r} split {split!r}")
+    config = hub.config_for(lang)
+    where = f"hub dataset {hub.path!r} config {config!r} split {hub.split!r}"
+    try:
+        ds = datasets.load_dataset(hub.path, config, split=hub.split)
+    except Exception as e:  # offline, not cached, or renamed on the hub
+        raise DataError(f"could not load {where}: {type(e).__name__}: {e}; without network, give a local "
+                        f"copy in the hub schema by {key_path(spec, split, lang)}") from e
+    if prefix:
+        ds = ds.filter(lambda i: i.startswith(prefix), input_columns="id")
+        where += f" (ids starting {prefix!r})"
+    return ds, where
+
+
+def squad_json(path: Path) -> datasets.Dataset | None:
+    """SQuAD's original nested layout (data > paragraphs > qas), as XQuAD, MLQA and TyDiQA-GoldP are released,
+    flattened to the hub's one row per question; None if the file is not in that layout. A paragraph's
+    `sentence_breaks` (XQuAD-R's release: [start, end] character spans) are kept when the file has them."""
+    try:
+        with path.open(encoding="utf-8") as f:
+            top = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None  # JSON lines, or broken: the generic reader reports it
+    if not isinstance(top, dict) or "data" not in top:
+        return None
+    rows = []
+    try:
+        with_breaks = any("sentence_breaks" in p for a in top["data"] for p in a["paragraphs"])
+        for article in top["data"]:
+            for paragraph in article["paragraphs"]:
+                for qa in paragraph["qas"]:
+                    rows.append({"id": qa["id"], "title": article.get("title", ""),
+                                 "context": paragraph["context"], "question": qa["question"],
+                                 "answers": qa["answers"]})
+                    if with_breaks:
+                        rows[-1]["sentence_breaks"] = paragraph.get("sentence_breaks")
+    except (KeyError, TypeError) as e:
+        raise DataError(f"{path}: not in SQuAD's layout (data > paragraphs > context, qas > id, question, "
+                        f"answers) at question {len(rows) + 1}: missing or malformed {e}") from e
+    return datasets.Dataset.from_list(rows) if rows else datasets.Dataset.from_dict({})
+
+
+def column(ds: datasets.Dataset, name: str) -> list:
+    return ds[name][:]  # a plain list (datasets >= 4 returns a lazy Column for ds[name])
+
+
+def require_fields(ds: datasets.Dataset, names, spec: TaskSpec, where: str) -> None:
+    for name in names:
+        if name not in ds.column_names:
+            raise DataError(f"{where}: missing required field {name!r} for task {spec.name!r} (needs "
+                            f"{', '.join(names)}); columns found: {', '.join(ds.column_names)}")
+
+
+def check_text_column(col: pa.ChunkedArray, feature, name: str, where: str) -> None:
+    if isinstance(feature, datasets.Json):  # mixed types in a JSON file: values stored JSON-encoded
+        check_text_values([json_value(v) for v in col.to_pylist()], name, where)
+        return
+    if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+        bad = pc.or_kleene(pc.is_null(col), pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(col)), 0))
+        bad = bad.to_numpy(zero_copy_only=False)
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise DataError(f"{where}: row {row + 1}: field {name!r} is empty; expected text, got "
+                            f"{col[row].as_py()!r}")
+        return
+    check_text_values(col.to_pylist(), name, where)
+
+
+def check_text_values(values: list, name: str, where: str) -> None:
+    for row, value in enumerate(values):
+        if not isinstance(value, str) or not value.strip():
+            what = "is empty" if value is None or value == "" else "is not text"
+            raise DataError(f"{where}: row {row + 1}: field {name!r} {what}; expected text, got {value!r}")
+
+
+def json_value(raw):
+    """Decode one value of a `datasets.Json` column; a bare string that isn't JSON is itself."""
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw

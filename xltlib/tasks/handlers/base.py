@@ -1,0 +1,234 @@
+"""The task-handler interface: what every task type does, so that nothing outside a handler asks which type it has.
+
+A handler validates rows, builds batches and the head, predicts, scores, and writes predictions and gold in its
+submission layout. It also says which perturbations are defined for its type (`supports`), so that a method or
+attack that is not is refused when the run is planned, naming the method and the task.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ...core.config import TrainArgs
+from ...core.errors import ConfigError
+from ...core.registry import Registry
+from .. import files
+from ..metrics import METRICS
+from ..spec import TaskSpec
+from ..submission import write_submission_file
+
+IGNORE_INDEX = -100  # the label torch's cross-entropy skips
+
+# What a perturbation needs of a task type: `embeddings` (training on perturbed input embeddings: at, free_at,
+# rs_rp), `vote` (a majority vote over logits at prediction time: smoothing), `label_attack` (a test-time attack
+# that searches against one gold label per example: pgd, synonym, codeswitch on classifiers), `pgd` (embedding
+# PGD against the task's own loss), `substitution` (words of the handler's text fields rewritten: rs_da).
+CAPABILITIES = ("embeddings", "vote", "label_attack", "pgd", "substitution")
+
+
+@dataclass
+class TaskData:
+    """A task's loaded splits. `extra` holds what a type needs beyond rows (BUCC's dev pairs by language, a
+    candidate set file's candidates)."""
+
+    spec: TaskSpec
+    train: list[dict] = field(default_factory=list)
+    dev: list[dict] = field(default_factory=list)
+    tests: dict[str, list[dict]] = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)
+
+
+def forward_from_embeddings(model, batch: dict):
+    """input embeddings -> the model's output on `batch` (everything but its input ids), so perturbations can
+    work on the embeddings."""
+    extra = {k: v for k, v in batch.items() if k != "input_ids"}
+    return lambda embeds: model(inputs_embeds=embeds, **extra)
+
+
+def to_device(batch: dict, device) -> dict:
+    return {k: v.to(device) if hasattr(v, "to") else v for k, v in batch.items()}
+
+
+def eval_batches(model, examples: list[dict], collate, batch_size: int):
+    """(start index, batch on the model's device without labels), with the model in eval mode; its mode is
+    restored when the loop ends or is left."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    try:
+        for start in range(0, len(examples), batch_size):
+            batch = to_device(collate(examples[start:start + batch_size]), device)
+            batch.pop("labels", None)
+            yield start, batch
+    finally:
+        model.train(was_training)
+
+
+def sequence_length(model, requested: int) -> int:
+    """`requested`, capped at what the model's position embeddings hold (RoBERTa-style models reserve
+    pad id + 1 positions), so a long QA context is windowed rather than overflowing the positions."""
+    config = model.config
+    reserved = config.pad_token_id + 1 if config.model_type in ("roberta", "xlm-roberta") else 0
+    return min(requested, config.max_position_embeddings - reserved)
+
+
+def require_fast(tokenizer, what: str) -> None:
+    if not getattr(tokenizer, "is_fast", False):
+        raise ValueError(f"{what} needs a fast tokenizer (word_ids, offset mappings); got {type(tokenizer).__name__}")
+
+
+def padding(args: TrainArgs) -> str:
+    return "max_length" if args.pad_to_max_length else "longest"
+
+
+def train_args(cfg, max_length: int) -> TrainArgs:
+    return TrainArgs(max_seq_length=max_length, pad_to_max_length=cfg.pad_to_max_length)
+
+
+class TaskHandler:
+    """One task type. Subclasses set `name`, `auto_class` (the transformers head) and `supports`, and implement
+    `validate`, `collate`, `predict` and `scores`; the rest has defaults that fit fine-tuned types."""
+
+    name = ""
+    auto_class = "AutoModel"
+    supports: frozenset = frozenset()
+    fine_tuned = True  # trained on English before its tests are scored (False: retrieval from a frozen encoder)
+    splits = ("train", "validation", "test")
+    # (spec, example, substitutions, rng) -> example: word substitution that must move labels with the words
+    # (span QA's answer offsets); None: each text field is substituted in place.
+    substitute = None
+
+    # -- data ----------------------------------------------------------------------------------------------
+    def validate(self, spec: TaskSpec, ds, where: str, lang: str):
+        raise NotImplementedError
+
+    def read_local(self, spec: TaskSpec, path: Path, lang: str):
+        """A local file in a layout of this type's own, or None for the generic readers."""
+        return None
+
+    def load_split(self, spec: TaskSpec, split: str, lang: str, data_files, max_samples) -> list[dict]:
+        return files.load_split(spec, split, lang, data_files, max_samples,
+                                validate=lambda ds, where: self.validate(spec, ds, where, lang),
+                                read_local=lambda path: self.read_local(spec, path, lang)).to_list()
+
+    def load(self, cfg, spec: TaskSpec, data_files: dict, langs: tuple[str, ...]) -> TaskData:
+        data = TaskData(spec)
+        data.tests = {lang: self.load_split(spec, "test", lang, data_files, cfg.max_eval_samples) for lang in langs}
+        if "train" in self.splits:
+            data.train = self.load_split(spec, "train", spec.src_lang, data_files, cfg.max_train_samples)
+        if "validation" in self.splits:
+            data.dev = self.load_split(spec, "validation", spec.src_lang, data_files, cfg.max_eval_samples)
+        return data
+
+    def training_examples(self, data: TaskData) -> list[dict]:
+        return data.train
+
+    def text_fields(self, spec: TaskSpec) -> tuple[str, ...]:
+        """The fields word substitution may rewrite (RS-DA, the word attacks); () where it is not defined."""
+        return tuple(spec.text_fields)
+
+    # -- the model -----------------------------------------------------------------------------------------
+    def head_kwargs(self, spec: TaskSpec) -> dict:
+        if not spec.num_labels:
+            return {}
+        return dict(num_labels=spec.num_labels, id2label=dict(enumerate(spec.labels)),
+                    label2id={label: i for i, label in enumerate(spec.labels)})
+
+    def trainable(self, model):
+        """The module the training loop trains (a dual encoder wraps the encoder)."""
+        return model
+
+    def max_length(self, model, cfg) -> int:
+        return sequence_length(model, cfg.max_seq_length)
+
+    def collate(self, spec: TaskSpec, tokenizer, cfg, max_length: int, with_labels: bool = True):
+        raise NotImplementedError
+
+    # -- prediction and scores -----------------------------------------------------------------------------
+    def predict(self, spec: TaskSpec, model, tokenizer, examples: list[dict], cfg, max_length: int,
+                perturbation=None, seed: int = 0):
+        raise NotImplementedError
+
+    def scores(self, spec: TaskSpec, predictions, examples: list[dict], lang: str, data: TaskData) -> dict[str, float]:
+        """{metric: value} in [0, 1]; the task's own metric name carries its one number."""
+        raise NotImplementedError
+
+    def dev_scorer(self, spec: TaskSpec, data: TaskData, tokenizer, cfg, max_length: int):
+        """model -> its English dev score: model selection sees English only (the zero-shot protocol)."""
+        dev = data.dev
+        return lambda m: self.scores(spec, self.predict(spec, m, tokenizer, dev, cfg, max_length), dev,
+                                     spec.src_lang, data)[spec.metric]
+
+    def evaluate(self, spec: TaskSpec, model, tokenizer, data: TaskData, cfg, max_length: int, perturbation,
+                 seed: int) -> tuple[list[dict], dict]:
+        """Records {lang, split, metric, value} for every test language, and predictions by language in the
+        submission layout."""
+        records, predictions = [], {}
+        for lang, examples in data.tests.items():
+            predictions[lang] = self.predict(spec, model, tokenizer, examples, cfg, max_length, perturbation, seed)
+            values = self.scores(spec, predictions[lang], examples, lang, data)
+            records += [{"lang": lang, "split": "test", "metric": m, "value": float(v)} for m, v in values.items()]
+        return records, predictions
+
+    @torch.no_grad()
+    def predict_from_batches(self, spec, model, tokenizer, examples, cfg, max_length: int, label_keys) -> object:
+        """Predictions through `self.batches` (types whose batches carry the loss's labels and a decoder: tagging,
+        span QA), with `label_keys` dropped before the forward pass."""
+        was_training = model.training
+        model.eval()
+        parts = []
+        for batch, decode in self.batches(spec, tokenizer, examples, cfg, max_length, next(model.parameters()).device):
+            parts.append(decode(model(**{k: v for k, v in batch.items() if k not in label_keys})))
+        model.train(was_training)
+        return self.join_predictions(parts)
+
+    def join_predictions(self, parts: list):
+        """Predictions of consecutive batches as one (lists of per-example predictions, concatenated)."""
+        return [p for part in parts for p in part]
+
+    # -- the submission layout -----------------------------------------------------------------------------
+    def submission_items(self, spec: TaskSpec, predictions):
+        return predictions
+
+    def gold_items(self, spec: TaskSpec, lang: str, examples: list[dict], data: TaskData):
+        raise NotImplementedError
+
+    def write_predictions(self, spec: TaskSpec, predictions: dict, directory: Path) -> None:
+        for lang, items in predictions.items():
+            write_submission_file(directory, spec, lang, self.submission_items(spec, items))
+
+    def write_gold(self, spec: TaskSpec, data: TaskData, directory: Path) -> None:
+        """Gold labels in the layout `xlt score --labels` reads."""
+        for lang, examples in data.tests.items():
+            write_submission_file(directory, spec, lang, self.gold_items(spec, lang, examples, data), gold=True)
+
+    # -- what is defined for this type ---------------------------------------------------------------------
+    def check_supports(self, spec: TaskSpec, capability: str, what: str) -> None:
+        """Refuse `what` (e.g. "method 'rs_da'") on `spec` unless this type supports `capability`."""
+        if capability not in self.supports:
+            defined = ", ".join(sorted(self.supports)) or "none"
+            raise ConfigError(f"{what} is not defined for task {spec.name!r} ({self.name}): it needs "
+                              f"{capability!r}, and {self.name} tasks support: {defined}")
+
+
+HANDLERS: Registry[TaskHandler] = Registry("task type")
+
+
+def accuracy_of(predictions, labels) -> float:
+    return METRICS["accuracy"](np.asarray(predictions), np.asarray(labels))
+
+
+@torch.no_grad()
+def logits_of(model, batch: dict, perturbation=None, seed: int = 0, start: int = 0):
+    """The model's logits on `batch`; a perturbation's `predict_logits` hook (e.g. a smoothed vote) wraps the
+    forward pass when given."""
+    embeddings = model.get_input_embeddings()
+    embeds = embeddings(batch["input_ids"])
+    forward = forward_from_embeddings(model, batch)
+    if perturbation is None:
+        return forward(embeds).logits
+    generator = torch.Generator(device=embeds.device).manual_seed(seed + start)
+    return perturbation.predict_logits(forward, embeds, generator, mask=batch.get("attention_mask"))
