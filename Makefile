@@ -48,6 +48,7 @@ bench: setup
 	$(PY) benchmarks/padding.py
 	$(PY) benchmarks/robust_step_cost.py
 	$(PY) benchmarks/ranking.py
+	$(PY) benchmarks/run_store.py
 
 world: setup
 	$(VENV)/bin/xlt world

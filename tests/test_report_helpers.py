@@ -157,15 +157,17 @@ def test_gain_views_order_and_names():
 def test_describe_gain_verdicts_is_notebook_02s_sentence_per_view():
     text = compare.describe_gain_verdicts(GAINS, compare.gain_views(["accuracy_under_synonym"]))
     assert text.splitlines() == [
-        "- **xnli**, `rs_da-standard`, clean accuracy (macro average): +3.1 points, 95% CI [+1.2, +5.0]: "
-        "beyond seed noise.",
-        "- **xnli**, `at-standard`, clean accuracy (macro average): -2.0 points, 95% CI [-3.0, -1.0]: "
-        "beyond seed noise.",
-        "- **xnli**, `rs_da-standard`, generalized setting (macro average): +0.4 points, 95% CI [-1.0, +1.8]: "
-        "no significant difference.",
+        "- **xnli**, `rs_da-standard`, clean accuracy (macro average): +3.1 points, 95% CI [+1.2, +5.0] "
+        "(half-width 1.9): beyond seed noise.",
+        "- **xnli**, `at-standard`, clean accuracy (macro average): -2.0 points, 95% CI [-3.0, -1.0] "
+        "(half-width 1.0): beyond seed noise.",
+        "- **xnli**, `rs_da-standard`, generalized setting (macro average): +0.4 points, 95% CI [-1.0, +1.8] "
+        "(half-width 1.4): no significant difference.",
         "- **xnli**, `rs_da-standard`, accuracy under synonym (macro average): +10.0 points, one seed, no interval.",
     ]
     assert "accuracy under synonym" not in compare.describe_gain_verdicts(GAINS)  # default: clean and generalized
+    wide = GAINS.assign(ci_low=GAINS.ci_low - 0.05, ci_high=GAINS.ci_high + 0.05)
+    assert "could not have seen a 2-point effect" in compare.describe_gain_verdicts(wide)
 
 
 def test_describe_step_costs():

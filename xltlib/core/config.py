@@ -42,6 +42,9 @@ class TrainArgs:
     max_train_samples: int | None = None
     max_eval_samples: int | None = None
     mixed_precision: str = "auto"  # "auto" = bf16 on CUDA, none on CPU; or "no", "bf16", "fp16"
+    # Which of several equally good English-dev checkpoints is kept: "earliest" (a strict improvement is needed),
+    # or "latest" (a tie moves the choice on: with dev saturated, the most trained model, not the least).
+    selection_ties: str = "earliest"
 
     def __post_init__(self):
         hints = _hints(type(self))
@@ -216,6 +219,8 @@ def _check_train_values(cfg: TrainArgs) -> None:
             raise ConfigError(f"field {name!r} must be at least 1, got {getattr(cfg, name)!r}")
     if not 0 <= cfg.warmup_ratio < 1:
         raise ConfigError(f"field 'warmup_ratio' must be in [0, 1), got {cfg.warmup_ratio!r}")
+    if cfg.selection_ties not in ("earliest", "latest"):
+        raise ConfigError(f"field 'selection_ties' must be 'earliest' or 'latest', got {cfg.selection_ties!r}")
     if cfg.mixed_precision not in ("auto", "no", "bf16", "fp16"):
         raise ConfigError(
             f"field 'mixed_precision' must be one of auto, no, bf16, fp16; got {cfg.mixed_precision!r}"

@@ -3,7 +3,9 @@ one training the task itself. A stage names its task(s), the split and language 
 fields over the run's), how its model starts (`InitFrom`), which English dev selects its checkpoint, and, for
 several tasks at once, a sampler over them (one head per task on a shared encoder).
 
-XTREME-R's SIQA-then-COPA for XCOPA is the schedule `[{tasks: [siqa]}, {tasks: [xcopa], init: previous}]`. A run
+XTREME-R's SIQA-then-COPA for XCOPA is the schedule `[{tasks: [siqa]}, {tasks: [xcopa], init: previous}]`; robust
+training chained from a standard model (as Madry-style AT is usually run after the loss leaves its plateau) is
+`[{tasks: [xnli], budget: {num_train_epochs: 2}, perturb: false}, {tasks: [xnli], init: previous, budget: ...}]`. A run
 key hashes the whole schedule (`schedule_record`). Checked here without data or models, so a bad stage is an error
 before anything loads.
 """
@@ -17,7 +19,7 @@ from ..tasks.catalogue import TASKS
 from ..tasks.models import InitFrom
 from .samplers import check_sampler_tasks, resolve_sampler
 
-STAGE_KEYS = ("tasks", "split", "langs", "budget", "init", "sampler", "select_on")
+STAGE_KEYS = ("tasks", "split", "langs", "budget", "init", "sampler", "select_on", "perturb")
 SELECT_ON = ("target", "own", "last")  # whose English dev picks the checkpoint; `last`: no selection
 LATER_INITS = (InitFrom.PREVIOUS_ENCODER, InitFrom.PREVIOUS, InitFrom.PRETRAINED_ENCODER)
 
@@ -31,6 +33,7 @@ class Stage:
     init: InitFrom | None = None  # None: the first stage starts as the method says; later ones previous_encoder
     sampler: dict = field(default_factory=dict)  # {name: options}; several tasks only
     select_on: str = "target"
+    perturb: bool = True  # False: this stage fine-tunes plainly (robust training chained from a standard model)
 
     @property
     def multi_task(self) -> bool:
@@ -38,7 +41,8 @@ class Stage:
 
     def record(self) -> dict:
         return {"tasks": list(self.tasks), "split": self.split, "langs": list(self.langs), "budget": self.budget,
-                "init": self.init.value if self.init else None, "sampler": self.sampler, "select_on": self.select_on}
+                "init": self.init.value if self.init else None, "sampler": self.sampler, "select_on": self.select_on,
+                **({} if self.perturb else {"perturb": False})}
 
 
 def parse_stage(raw, where: str, first: bool, target: str) -> Stage:
@@ -92,7 +96,10 @@ def parse_stage(raw, where: str, first: bool, target: str) -> Stage:
     select_on = raw.get("select_on", "target")
     if select_on not in SELECT_ON:
         raise ConfigError(f"{where}: 'select_on' must be one of {', '.join(SELECT_ON)}, got {select_on!r}")
-    return Stage(tuple(tasks), split, tuple(langs), dict(budget), init, sampler or {}, select_on)
+    perturb = raw.get("perturb", True)
+    if not isinstance(perturb, bool):
+        raise ConfigError(f"{where}: 'perturb' must be true or false, got {perturb!r}")
+    return Stage(tuple(tasks), split, tuple(langs), dict(budget), init, sampler or {}, select_on, perturb)
 
 
 def parse_schedule(target: str, raw) -> tuple[Stage, ...]:

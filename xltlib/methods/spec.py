@@ -15,7 +15,7 @@ from typing import Callable
 import torch
 
 from ..core.errors import ConfigError
-from ..core.options import OptionSpec
+from ..core.options import OptionSpec, check_number
 from ..core.registry import Registry
 from ..tasks.models import InitFrom
 
@@ -39,6 +39,7 @@ class Perturbation:
     """The hooks of the training loop; this base class is plain fine-tuning."""
 
     smooths_predictions = False  # whether `predict_logits` is more than the plain forward pass
+    start_step = 0  # optimizer steps of plain fine-tuning before the training hooks act (a robust warm-up)
 
     def perturb_examples(self, examples: list[dict], rng: random.Random) -> list[dict]:
         return examples
@@ -73,10 +74,37 @@ class MethodSpec(OptionSpec):
     make_perturbation: Callable[..., Perturbation] = plain
     needs: tuple[str, ...] = ()
     needs_when: tuple[tuple[str, str], ...] = ()  # (option, capability)
+    # Rows as the method sees them, (spec, rows) -> rows, for every split (a control such as hypothesis-only).
+    view: Callable | None = None
     kind: str = "method"
+
+    def __post_init__(self):
+        if self.perturbs_training:  # every training perturbation may wait: AT after the loss plateau
+            object.__setattr__(self, "options", {**self.options, WARMUP_OPTION: 0})
+
+    @property
+    def perturbs_training(self) -> bool:
+        return self.make_perturbation is not plain
+
+    def resolve(self, requested: dict | None = None) -> dict:
+        resolved = super().resolve(requested)
+        if WARMUP_OPTION in resolved:
+            check_number(self.what, WARMUP_OPTION, resolved[WARMUP_OPTION], integer=True)
+        return resolved
+
+    def build(self, context: MethodContext, options: dict) -> Perturbation:
+        """The method's hooks for resolved `options`; `start_step` goes to the loop, the rest to the method."""
+        options = dict(options)
+        start = options.pop(WARMUP_OPTION, 0)
+        perturbation = self.make_perturbation(context, **options)
+        perturbation.start_step = start
+        return perturbation
 
     def capabilities(self, options: dict) -> tuple[str, ...]:
         return self.needs + tuple(capability for option, capability in self.needs_when if options.get(option))
+
+
+WARMUP_OPTION = "start_step"
 
 
 METHODS: Registry[MethodSpec] = Registry("method")
@@ -86,3 +114,15 @@ METHODS.register("standard", MethodSpec(
 METHODS.register("scratch", MethodSpec(
     name="scratch", init=InitFrom.SCRATCH,
     description="the control: same architecture and fine-tuning, no pretraining"))
+
+
+def second_sentence_only(spec, rows: list[dict]) -> list[dict]:
+    """Each pair with its first sentence emptied: what the label owes to sentence 2 alone."""
+    first = spec.text_fields[0]
+    return [{**row, first: ""} for row in rows]
+
+
+METHODS.register("hypothesis_only", MethodSpec(
+    name="hypothesis_only", init=InitFrom.PRETRAINED_ENCODER, view=second_sentence_only, needs=("sentence_pairs",),
+    description="the hypothesis-only control (Poliak et al., 2018): fine-tuned and tested on sentence 2 alone; "
+                "near chance when the label rests on the relation between the sentences"))

@@ -115,7 +115,13 @@ def describe_gains(gain_summary: pd.DataFrame, split: str = "test", what: str = 
         if not avg.empty:
             a = avg.iloc[0]
             avg_text = f" (average over languages {100 * a['mean']:+.1f} points"
-            avg_text += f", 95% CI [{100 * a.ci_low:+.1f}, {100 * a.ci_high:+.1f}])" if pd.notna(a.ci_low) else ")"
+            if pd.notna(a.ci_low):
+                half = (a.ci_high - a.ci_low) / 2
+                power = "" if half <= POWER_TARGET else f": too wide to see a {100 * POWER_TARGET:.0f}-point effect"
+                avg_text += (f", 95% CI [{100 * a.ci_low:+.1f}, {100 * a.ci_high:+.1f}], half-width "
+                             f"{100 * half:.1f} points{power})")
+            else:
+                avg_text += ")"
         lines.append(f"- **{task}**, {what} (`{method}`): " + "; ".join(parts) + avg_text + ".")
     return "\n".join(lines)
 
@@ -142,11 +148,16 @@ def describe_contrast(records: pd.DataFrame, lang: str, reference: str, method: 
     return "\n".join(lines)
 
 
+POWER_TARGET = 0.02  # the half-width a comparison needs to see a 2-point effect (the papers' effects are 1-2 points)
+
+
 def gain_summary(records: pd.DataFrame, method: str, baseline: str) -> pd.DataFrame:
-    """Summarize the paired gain (with its macro average over languages)."""
+    """Summarize the paired gain (with its macro average over languages); `half_width` is the 95% interval's."""
     from .results import macro_average
 
-    return summarize(macro_average(paired_gain(records, method, baseline)))
+    out = summarize(macro_average(paired_gain(records, method, baseline)))
+    out["half_width"] = (out["ci_high"] - out["ci_low"]) / 2
+    return out
 
 
 # -- the closing summaries of the notebooks ("What the numbers show") ----------------------------------
@@ -185,7 +196,8 @@ def gain_views(attack_metrics=()) -> list[tuple[str, str, str]]:
 def describe_gain_verdicts(gains: pd.DataFrame, views=None) -> str:
     """One bullet per view (`gain_views`), task and method: the macro-average gain (rows of `gain_summary`,
     lang `"avg"`) in points with its 95% interval, "beyond seed noise" when the interval excludes zero, else
-    "no significant difference" (one seed: no interval, no verdict)."""
+    "no significant difference" (one seed: no interval, no verdict). The interval's half-width is stated, and a
+    null verdict says when it is wider than a 2-point effect (`POWER_TARGET`)."""
     lines = []
     for split, metric, what in (gain_views() if views is None else views):
         rows = gains[(gains.metric == metric) & (gains.split == split) & (gains.lang == "avg")]
@@ -195,7 +207,11 @@ def describe_gain_verdicts(gains: pd.DataFrame, views=None) -> str:
                 lines.append(head + ", one seed, no interval.")
                 continue
             verdict = "beyond seed noise" if r.ci_low > 0 or r.ci_high < 0 else "no significant difference"
-            lines.append(head + f", 95% CI [{100 * r.ci_low:+.1f}, {100 * r.ci_high:+.1f}]: {verdict}.")
+            half = (r.ci_high - r.ci_low) / 2
+            if verdict != "beyond seed noise" and half > POWER_TARGET:
+                verdict += f", and the design could not have seen a {100 * POWER_TARGET:.0f}-point effect"
+            lines.append(head + f", 95% CI [{100 * r.ci_low:+.1f}, {100 * r.ci_high:+.1f}] (half-width "
+                                f"{100 * half:.1f}): {verdict}.")
     return "\n".join(lines)
 
 

@@ -1,13 +1,15 @@
 """Zero-shot experiments as code, one run path for every task type: plan -> stages -> English-dev selection ->
 evaluation of every language -> the robustness evaluation -> predictions in the submission layout.
 
-`run_experiment` loops over tasks x methods x seeds of a RunConfig. Each fine-tuning run is keyed by everything
-that determines its result and cached under `<run dir>/work/<key>/`: a finished run is read back, a killed one
-resumes from its last checkpoint, so a notebook can be rerun at no cost. The embedded world, when a run uses it,
+`run_experiment` loops over tasks x methods x seeds of a RunConfig. Each fine-tuning run is keyed by what
+determines its result and kept in the run store (`xltlib.run.store`: `outputs/store/<key>/`, shared by every
+notebook): a finished run is read back, a killed one resumes from its last checkpoint, so a notebook can be rerun,
+or another notebook ask for the same run, at no cost. `store.json` in the run directory lists its hits and misses. The embedded world, when a run uses it,
 is passed in (`xltlib.app.notebook.setup` builds it): this layer sits below the world's generator.
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..core.atomic import atomic_write_json
 from ..core.config import TRAIN_FIELDS, RunConfig
 from ..core.errors import ConfigError
 from ..core.quiet import quiet_libraries
@@ -27,7 +30,7 @@ from ..tasks.handlers import TaskData, handler_for
 from ..tasks.models import load_model, load_tokenizer, resolve_model_path
 from .plan import TaskPlan, plan
 from .stages import StageInputs, run_schedule, selection, start_model
-from .store import finished_records, save_finished_run
+from .store import STORE_VERSION, copy_predictions, finished_records, run_lock, save_finished_run, store_root
 
 COLUMNS = ["task", "lang", "method", "seed", "split", "metric", "value"]
 
@@ -74,7 +77,7 @@ def run_key(cfg: RunConfig, task_plan: TaskPlan, method: str, seed: int, model_p
     options, seed, model, world, data, evaluation languages and settings, robustness suite and stages. Not the
     run's other tasks, methods or seeds, nor where it writes: adding a seed reuses the finished ones."""
     task = task_plan.spec.name
-    blob = {"train": {f: getattr(cfg, f) for f in TRAIN_FIELDS}, "task": task, "method": method, "seed": seed,
+    blob = {"store_version": STORE_VERSION, "train": {f: getattr(cfg, f) for f in TRAIN_FIELDS}, "task": task, "method": method, "seed": seed,
             "model": model_path, "world": world.directory.name if world else None,
             "data_files": cfg.data_files.get(task), "eval_langs": cfg.eval_langs,
             "generalized": cfg.generalized, "method_options": task_plan.method_options[method]}
@@ -102,6 +105,10 @@ def fine_tune_and_evaluate(task_plan: TaskPlan, data: TaskData, stage_data: dict
         return done
     cfg, spec, handler = task_plan.cfg, data.spec, task_plan.handler
     method_spec = METHODS[method]
+    if method_spec.view is not None:  # a control that sees other rows (e.g. sentence 2 alone), every split alike
+        view = functools.partial(method_spec.view, spec)
+        data = dataclasses.replace(data, train=view(data.train), dev=view(data.dev),
+                                   tests={lang: view(rows) for lang, rows in data.tests.items()})
     inputs = StageInputs(data, stage_data, model_path, method_spec.init, None, seed, tokenizer, method)
     first_stage = task_plan.stages[0] if task_plan.stages else None
     model = start_model(first_stage, 0, None, inputs) if first_stage else load_model(model_path, spec,
@@ -110,7 +117,7 @@ def fine_tune_and_evaluate(task_plan: TaskPlan, data: TaskData, stage_data: dict
     first_head = model.heads[first_spec.name] if first_stage and first_stage.multi_task else model
     # Before training: the same relative budgets for every method.
     context = method_context(first_head, spec, world)
-    inputs.perturbation = method_spec.make_perturbation(context, **task_plan.method_options[method])
+    inputs.perturbation = method_spec.build(context, task_plan.method_options[method])
     result = None
     if handler.fine_tuned:
         model, result = run_schedule(task_plan.stages, inputs, cfg, work_dir, first_model=model)
@@ -124,7 +131,7 @@ def fine_tune_and_evaluate(task_plan: TaskPlan, data: TaskData, stage_data: dict
                         "value": result.best_dev_score})
     records = [{"task": spec.name, "method": method, "seed": seed, **r} for r in records]
     if predictions_dir is not None:
-        handler.write_predictions(spec, predictions, predictions_dir / method / f"seed{seed}")
+        handler.write_predictions(spec, predictions, predictions_dir)
     save_finished_run(work_dir, records, result)
     return records
 
@@ -139,6 +146,7 @@ def run_experiment(cfg: RunConfig, run_dir: str | Path, world=None) -> pd.DataFr
     run_dir = Path(run_dir)
     model_path = resolve_model_path(cfg.model_name_or_path, world)
     tokenizer = load_tokenizer(model_path)
+    store, hits, misses = store_root(run_dir), [], []
     records = []
     for task, task_plan in plans.items():
         task_cfg = task_plan.cfg
@@ -156,8 +164,12 @@ def run_experiment(cfg: RunConfig, run_dir: str | Path, world=None) -> pd.DataFr
         for method in cfg.methods:
             for seed in cfg.seeds:
                 key = run_key(task_cfg, task_plan, method, seed, model_path, world)
-                records += fine_tune_and_evaluate(
-                    task_plan, data, stage_data, method, seed, model_path, tokenizer,
-                    run_dir / "work" / f"{task}-{method}-seed{seed}-{key}",
-                    run_dir / "predictions" if cfg.export_predictions else None, world)
+                work_dir = store / f"{task}-{method}-seed{seed}-{key}"
+                with run_lock(work_dir):  # a notebook beside this one may be training the same run
+                    (hits if finished_records(work_dir) is not None else misses).append(work_dir.name)
+                    records += fine_tune_and_evaluate(task_plan, data, stage_data, method, seed, model_path,
+                                                      tokenizer, work_dir, work_dir / "predictions", world)
+                if cfg.export_predictions:
+                    copy_predictions(work_dir, run_dir / "predictions" / method / f"seed{seed}")
+    atomic_write_json(run_dir / "store.json", {"store": str(store), "hits": hits, "misses": misses})
     return pd.DataFrame(records)[COLUMNS]

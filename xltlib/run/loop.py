@@ -28,6 +28,7 @@ from ..methods.spec import Perturbation
 from ..tasks.handlers.base import forward_from_embeddings, to_device
 
 Collate = Callable[[list[dict]], dict]
+PLAIN = Perturbation()  # the hooks of a perturbation's warm-up steps (`start_step`)
 
 
 @dataclass
@@ -144,7 +145,8 @@ def train(model, train_examples: Sequence[dict], collate: Collate, args: TrainAr
         score = float(dev_score(accelerator.unwrap_model(model)))
         model.train()
         state["history"].append({"step": state["global_step"], "epoch": state["epoch"], "dev_score": score})
-        if state["best_score"] is None or score > state["best_score"]:
+        best = state["best_score"]
+        if best is None or score > best or (args.selection_ties == "latest" and score == best):
             state["best_score"], state["best_step"] = score, state["global_step"]
             if directory and accelerator.is_main_process:
                 _save_best(accelerator.unwrap_model(model), directory)
@@ -167,11 +169,12 @@ def train(model, train_examples: Sequence[dict], collate: Collate, args: TrainAr
             micro_seed = step_seed(seed, epoch, batch_index)
             torch.manual_seed(micro_seed)
             noise = torch.Generator(device=accelerator.device).manual_seed(micro_seed)
-            examples = perturbation.perturb_examples(examples, random.Random(micro_seed))
+            hooks = perturbation if state["global_step"] >= perturbation.start_step else PLAIN
+            examples = hooks.perturb_examples(examples, random.Random(micro_seed))
             batch = to_device(collate(examples), accelerator.device)
             with accelerator.accumulate(model):
                 forward = forward_from_embeddings(model, batch)
-                loss = perturbation.training_loss(forward, embeddings(batch["input_ids"]),
+                loss = hooks.training_loss(forward, embeddings(batch["input_ids"]),
                                                   accelerator.backward, noise, mask=batch.get("attention_mask"))
                 if not torch.isfinite(loss):
                     raise TrainingError(

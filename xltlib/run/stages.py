@@ -102,7 +102,7 @@ def train_stage(stage: Stage, index: int, model, inputs: StageInputs, cfg, work_
         trainable = handler.trainable(model)
         collate = handler.collate(spec, inputs.tokenizer, cfg, handler.max_length(model, cfg))
         return train(trainable, handler.training_examples(data[spec.name]), collate, cfg, seed=inputs.seed,
-                     perturbation=inputs.perturbation, dev_score=dev_scorer(stage, model, inputs, cfg),
+                     perturbation=inputs.perturbation if stage.perturb else None, dev_score=dev_scorer(stage, model, inputs, cfg),
                      checkpoint_dir=checkpoint_dir, desc=desc)
     examples, collates, sizes = [], {}, {}
     for spec in specs:
@@ -114,7 +114,7 @@ def train_stage(stage: Stage, index: int, model, inputs: StageInputs, cfg, work_
                                                                                               cfg))
     probs = probabilities(stage.sampler, sizes)
     return train(model, examples, multitask_collate(collates), cfg, seed=inputs.seed,
-                 perturbation=inputs.perturbation, dev_score=dev_scorer(stage, model, inputs, cfg),
+                 perturbation=inputs.perturbation if stage.perturb else None, dev_score=dev_scorer(stage, model, inputs, cfg),
                  checkpoint_dir=checkpoint_dir, desc=desc,
                  batch_sampler=lambda g: TaskBatchSampler(sizes, probs, cfg.per_device_train_batch_size, g))
 

@@ -56,7 +56,7 @@ def time_methods(rows: list[tuple[str, str, dict]], base_model, context: MethodC
         spec = METHODS[method]
         model = copy.deepcopy(base_model).train()
         runs.append({"name": name, "method": method, "options": options, "model": model,
-                     "perturbation": spec.make_perturbation(context, **{**spec.options, **options}),
+                     "perturbation": spec.build(context, spec.resolve(options)),
                      "wall": [], "cpu": []})
     per_turn = -(-steps // rounds) + warmup + 1
     for turn in range(rounds):

@@ -1,12 +1,49 @@
-"""Finished fine-tuning runs on disk: `records.json` marks a run as finished (written last, atomically) and is read
-back instead of retraining; `train.json` keeps its step history. Checkpoints are deleted once a run is final."""
+"""The run store: fine-tuning runs on disk, addressed by what determines them (`xltlib.run.experiment.run_key`), so
+a (task, recipe, method, options, seed, data) run is trained once, whichever notebook asks for it. `records.json`
+marks a run as finished (written last, atomically) and is read back instead of retraining; `train.json` keeps its
+step history, `predictions/` its submission files. Checkpoints are deleted once a run is final. A lock beside each
+run lets notebooks that run side by side wait for one another instead of training the same run twice.
+
+Runs under `outputs/` share `outputs/store/`; a run directory elsewhere (tests, smoke runs) keeps its own
+`<run dir>/work/`; `XLT_RUN_STORE` names another store. Bump `STORE_VERSION` when a library change alters what a
+stored run would record.
+"""
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
+import os
 import shutil
 from pathlib import Path
 
 from ..core.atomic import atomic_write_json
+from ..core.paths import outputs_dir
+
+STORE_VERSION = 1
+
+
+def store_root(run_dir: Path) -> Path:
+    if os.environ.get("XLT_RUN_STORE"):
+        return Path(os.environ["XLT_RUN_STORE"])
+    outputs, run_dir = outputs_dir().resolve(), Path(run_dir).resolve()
+    return outputs / "store" if run_dir.is_relative_to(outputs) else run_dir / "work"
+
+
+@contextlib.contextmanager
+def run_lock(work_dir: Path):
+    """Hold `work_dir`'s lock (the OS drops it if the holder dies)."""
+    work_dir.parent.mkdir(parents=True, exist_ok=True)
+    with open(work_dir.with_name(work_dir.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def copy_predictions(work_dir: Path, destination: Path) -> None:
+    """A stored run's submission files into a run directory's `predictions/<method>/seed<N>/`."""
+    source = Path(work_dir) / "predictions"
+    if source.is_dir():
+        shutil.copytree(source, destination, dirs_exist_ok=True)
 
 
 def finished_records(work_dir: Path) -> list[dict] | None:

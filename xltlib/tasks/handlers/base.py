@@ -26,7 +26,8 @@ IGNORE_INDEX = -100  # the label torch's cross-entropy skips
 # rs_rp), `vote` (a majority vote over logits at prediction time: smoothing), `label_attack` (a test-time attack
 # that searches against one gold label per example: pgd, synonym, codeswitch on classifiers), `pgd` (embedding
 # PGD against the task's own loss), `substitution` (words of the handler's text fields rewritten: rs_da).
-CAPABILITIES = ("embeddings", "vote", "label_attack", "pgd", "substitution")
+# `sentence_pairs`: two sentences per example (the hypothesis-only control).
+CAPABILITIES = ("embeddings", "vote", "label_attack", "pgd", "substitution", "sentence_pairs")
 
 
 @dataclass

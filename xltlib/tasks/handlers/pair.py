@@ -124,7 +124,7 @@ def labels_of(examples: list[dict]) -> list[int]:
 class PairClassification(TaskHandler):
     name = "pair_classification"
     auto_class = "AutoModelForSequenceClassification"
-    supports = frozenset({"embeddings", "vote", "label_attack", "pgd", "substitution"})
+    supports = frozenset({"embeddings", "vote", "label_attack", "pgd", "substitution", "sentence_pairs"})
 
     def validate(self, spec, ds, where, lang):
         return validate_pairs(spec, ds, where)

@@ -1,0 +1,33 @@
+"""The run store's hit rate: how many of the fine-tuning runs that the notebooks asked for were read back from the
+shared store (`outputs/store/`) rather than trained, per notebook run, from each run's `store.json`. Run it after
+`make reproduce`; results to outputs/bench/run_store.json."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> int:
+    rows = []
+    for path in sorted((ROOT / "outputs").glob("*/*/store.json")):
+        record = json.loads(path.read_text())
+        rows.append({"run": f"{path.parent.parent.name}/{path.parent.name}", "hits": len(record["hits"]),
+                     "misses": len(record["misses"])})
+    if not rows:
+        print("no outputs/*/*/store.json: run `make reproduce` first", file=sys.stderr)
+        return 2
+    hits, asked = sum(r["hits"] for r in rows), sum(r["hits"] + r["misses"] for r in rows)
+    for r in rows:
+        print(f"{r['run']:<40} {r['hits']:>4} hits of {r['hits'] + r['misses']:>4}")
+    print(f"{'all':<40} {hits:>4} hits of {asked:>4} ({100 * hits / asked:.1f}%)")
+    out = ROOT / "outputs" / "bench" / "run_store.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"runs": rows, "hits": hits, "asked": asked, "hit_rate": hits / asked}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
