@@ -438,7 +438,7 @@ def test_unknown_method_in_run_config_lists_the_robust_ones():
 def test_each_method_trains_in_the_loop(name, options):
     model = tiny_model(seed=1).train()
     spec = METHODS[name]
-    perturbation = spec.make_perturbation(context_for(model, FakeWorld()), **{**spec.options, **options})
+    perturbation = spec.build(context_for(model, FakeWorld()), spec.resolve(options))
     args = TrainArgs(learning_rate=1e-3, per_device_train_batch_size=4, save_steps=10**6, warmup_ratio=0.0,
                      mixed_precision="no")
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
