@@ -33,8 +33,4 @@ def load_world(cfg: RunConfig):
 def setup(namespace: dict, notebook: str) -> Session:
     cfg = RunConfig.from_namespace(namespace)
     plan(cfg)
-    if cfg.world == "embedded":
-        from ..world.presets import PRESETS
-
-        PRESETS[cfg.world_preset]
     return Session(cfg, run_dir_for(notebook, cfg.output_dir), load_world(cfg))

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from ..spec import TaskSpec
 from . import dense_retrieval, multiple_choice, pair, retrieval, span_qa, tagging  # noqa: F401  (register)
-from .base import HANDLERS, TaskData, TaskHandler
+from .base import HANDLERS, ScoredHandler, TaskData, TaskHandler
 
 
 def handler_for(spec: TaskSpec) -> TaskHandler:
     return HANDLERS[spec.type]
 
 
-__all__ = ["HANDLERS", "TaskData", "TaskHandler", "handler_for"]
+__all__ = ["HANDLERS", "ScoredHandler", "TaskData", "TaskHandler", "handler_for"]

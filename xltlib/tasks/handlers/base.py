@@ -6,6 +6,7 @@ attack that is not is refused when the run is planned, naming the method and the
 """
 from __future__ import annotations
 
+import abc
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,9 +90,10 @@ def train_args(cfg, max_length: int) -> TrainArgs:
     return TrainArgs(max_seq_length=max_length, pad_to_max_length=cfg.pad_to_max_length)
 
 
-class TaskHandler:
+class TaskHandler(abc.ABC):
     """One task type. Subclasses set `name`, `auto_class` (the transformers head) and `supports`, and implement
-    `validate`, `collate`, `predict` and `scores`; the rest has defaults that fit fine-tuned types."""
+    `validate` (rows), `evaluate` (every test language) and `gold_items` (the gold submission layout); fine-tuned
+    types also `collate` and `dev_scorer`. Most types score example by example: `ScoredHandler`."""
 
     name = ""
     auto_class = "AutoModel"
@@ -103,8 +105,9 @@ class TaskHandler:
     substitute = None
 
     # -- data ----------------------------------------------------------------------------------------------
+    @abc.abstractmethod
     def validate(self, spec: TaskSpec, ds, where: str, lang: str):
-        raise NotImplementedError
+        """The rows of `ds` (read from `where`) checked and in this type's schema."""
 
     def read_local(self, spec: TaskSpec, path: Path, lang: str):
         """A local file in a layout of this type's own, or None for the generic readers."""
@@ -146,33 +149,19 @@ class TaskHandler:
         return sequence_length(model, cfg.max_seq_length)
 
     def collate(self, spec: TaskSpec, tokenizer, cfg, max_length: int, with_labels: bool = True):
-        raise NotImplementedError
-
-    # -- prediction and scores -----------------------------------------------------------------------------
-    def predict(self, spec: TaskSpec, model, tokenizer, examples: list[dict], cfg, max_length: int,
-                perturbation=None, seed: int = 0):
-        raise NotImplementedError
-
-    def scores(self, spec: TaskSpec, predictions, examples: list[dict], lang: str, data: TaskData) -> dict[str, float]:
-        """{metric: value} in [0, 1]; the task's own metric name carries its one number."""
-        raise NotImplementedError
+        """Training batches; only fine-tuned types have them (the plan refuses training any other)."""
+        raise ConfigError(f"task {spec.name!r} ({self.name}) is not fine-tuned: there are no batches to train on")
 
     def dev_scorer(self, spec: TaskSpec, data: TaskData, tokenizer, cfg, max_length: int):
         """model -> its English dev score: model selection sees English only (the zero-shot protocol)."""
-        dev = data.dev
-        return lambda m: self.scores(spec, self.predict(spec, m, tokenizer, dev, cfg, max_length), dev,
-                                     spec.src_lang, data)[spec.metric]
+        raise ConfigError(f"task {spec.name!r} ({self.name}) is not fine-tuned: it has no English dev to select on")
 
+    # -- prediction and scores -----------------------------------------------------------------------------
+    @abc.abstractmethod
     def evaluate(self, spec: TaskSpec, model, tokenizer, data: TaskData, cfg, max_length: int, perturbation,
                  seed: int) -> tuple[list[dict], dict]:
         """Records {lang, split, metric, value} for every test language, and predictions by language in the
         submission layout."""
-        records, predictions = [], {}
-        for lang, examples in data.tests.items():
-            predictions[lang] = self.predict(spec, model, tokenizer, examples, cfg, max_length, perturbation, seed)
-            values = self.scores(spec, predictions[lang], examples, lang, data)
-            records += [{"lang": lang, "split": "test", "metric": m, "value": float(v)} for m, v in values.items()]
-        return records, predictions
 
     @torch.no_grad()
     def predict_from_batches(self, spec, model, tokenizer, examples, cfg, max_length: int, label_keys) -> object:
@@ -194,8 +183,9 @@ class TaskHandler:
     def submission_items(self, spec: TaskSpec, predictions):
         return predictions
 
+    @abc.abstractmethod
     def gold_items(self, spec: TaskSpec, lang: str, examples: list[dict], data: TaskData):
-        raise NotImplementedError
+        """The gold side of one language's test set, in the items `write_submission_file` takes."""
 
     def write_predictions(self, spec: TaskSpec, predictions: dict, directory: Path) -> None:
         for lang, items in predictions.items():
@@ -213,6 +203,34 @@ class TaskHandler:
             defined = ", ".join(sorted(self.supports)) or "none"
             raise ConfigError(f"{what} is not defined for task {spec.name!r} ({self.name}): it needs "
                               f"{capability!r}, and {self.name} tasks support: {defined}")
+
+
+class ScoredHandler(TaskHandler):
+    """A type whose predictions are made and scored example by example: `predict` and `scores` give its
+    evaluation of every language and its English dev score."""
+
+    @abc.abstractmethod
+    def predict(self, spec: TaskSpec, model, tokenizer, examples: list[dict], cfg, max_length: int,
+                perturbation=None, seed: int = 0):
+        """Predictions for `examples`, in the submission layout's items."""
+
+    @abc.abstractmethod
+    def scores(self, spec: TaskSpec, predictions, examples: list[dict], lang: str, data: TaskData) -> dict[str, float]:
+        """{metric: value} in [0, 1]; the task's own metric name carries its one number."""
+
+    def dev_scorer(self, spec: TaskSpec, data: TaskData, tokenizer, cfg, max_length: int):
+        dev = data.dev
+        return lambda m: self.scores(spec, self.predict(spec, m, tokenizer, dev, cfg, max_length), dev,
+                                     spec.src_lang, data)[spec.metric]
+
+    def evaluate(self, spec: TaskSpec, model, tokenizer, data: TaskData, cfg, max_length: int, perturbation,
+                 seed: int) -> tuple[list[dict], dict]:
+        records, predictions = [], {}
+        for lang, examples in data.tests.items():
+            predictions[lang] = self.predict(spec, model, tokenizer, examples, cfg, max_length, perturbation, seed)
+            values = self.scores(spec, predictions[lang], examples, lang, data)
+            records += [{"lang": lang, "split": "test", "metric": m, "value": float(v)} for m, v in values.items()]
+        return records, predictions
 
 
 HANDLERS: Registry[TaskHandler] = Registry("task type")

@@ -11,7 +11,7 @@ from ...core.config import TrainArgs
 from ...core.errors import DataError
 from ..files import check_text_values, column, require_fields
 from ..spec import TaskSpec
-from .base import HANDLERS, TaskHandler, accuracy_of, eval_batches, logits_of, padding, train_args
+from .base import HANDLERS, ScoredHandler, accuracy_of, eval_batches, logits_of, padding, train_args
 
 COPA_QUESTIONS = ("cause", "effect")
 
@@ -80,7 +80,7 @@ def multiple_choice_collate(tokenizer, spec: TaskSpec, args: TrainArgs, with_lab
     return collate
 
 
-class MultipleChoice(TaskHandler):
+class MultipleChoice(ScoredHandler):
     name = "multiple_choice"
     auto_class = "AutoModelForMultipleChoice"
     supports = frozenset({"embeddings", "vote", "label_attack", "pgd", "substitution"})

@@ -14,7 +14,7 @@ import torch
 from ...core.errors import DataError
 from ..files import check_text_column, json_value
 from ..spec import TaskSpec
-from .base import HANDLERS, TaskData, TaskHandler, accuracy_of, eval_batches, logits_of, padding
+from .base import HANDLERS, ScoredHandler, TaskData, accuracy_of, eval_batches, logits_of, padding
 
 GENERALIZED_SPLIT = "test_generalized"
 
@@ -121,7 +121,7 @@ def labels_of(examples: list[dict]) -> list[int]:
     return [e["label"] for e in examples]
 
 
-class PairClassification(TaskHandler):
+class PairClassification(ScoredHandler):
     name = "pair_classification"
     auto_class = "AutoModelForSequenceClassification"
     supports = frozenset({"embeddings", "vote", "label_attack", "pgd", "substitution", "sentence_pairs"})

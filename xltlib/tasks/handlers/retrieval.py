@@ -14,7 +14,7 @@ from ..embeddings import rank_candidates, sentence_embeddings
 from ..files import check_text_values, column, require_fields
 from ..metrics import METRICS, bucc_best_threshold, bucc_extract
 from ..mining import ratio_margin_pairs
-from .base import HANDLERS, TaskData, TaskHandler, sequence_length
+from .base import HANDLERS, ScoredHandler, TaskData, TaskHandler, sequence_length
 
 SENTENCE_FIELDS = ("source_sentence", "target_sentence")
 
@@ -87,7 +87,7 @@ def validate_bucc(ds: datasets.Dataset, where: str) -> datasets.Dataset:
         {name: datasets.Value("string") for name in columns}))
 
 
-class SentenceRetrieval(TaskHandler):
+class SentenceRetrieval(ScoredHandler):
     """Tatoeba: the test set's i-th source sentence should find the i-th target sentence."""
 
     name = "sentence_retrieval"
@@ -110,10 +110,13 @@ class SentenceRetrieval(TaskHandler):
         return range(len(examples))
 
 
-class BitextMining(SentenceRetrieval):
+class BitextMining(TaskHandler):
     """BUCC: parallel sentences mined from comparable corpora; each language's dev pairs set the threshold."""
 
     name = "bitext_mining"
+    supports = frozenset()
+    fine_tuned = False
+    splits = ("test",)
 
     def validate(self, spec, ds, where, lang):
         require_fields(ds, list(SENTENCE_FIELDS), spec, where)

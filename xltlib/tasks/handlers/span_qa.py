@@ -20,7 +20,7 @@ from ...core.errors import DataError
 from ..files import check_text_values, column, require_fields, squad_json
 from ..metrics import METRICS, headline
 from ..spec import TaskSpec
-from .base import HANDLERS, TaskHandler, require_fast, to_device
+from .base import HANDLERS, ScoredHandler, require_fast, to_device
 
 QA_N_BEST, QA_MAX_ANSWER_TOKENS = 20, 30  # the SQuAD BERT recipe's defaults, as XTREME's run_squad.py
 
@@ -198,7 +198,7 @@ def qa_collate(tokenizer, max_length: int):
     return collate
 
 
-class SpanQA(TaskHandler):
+class SpanQA(ScoredHandler):
     name = "span_qa"
     auto_class = "AutoModelForQuestionAnswering"
     supports = frozenset({"embeddings", "pgd", "substitution"})

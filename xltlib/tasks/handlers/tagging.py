@@ -13,7 +13,7 @@ from ...core.errors import DataError
 from ..files import column, require_fields
 from ..metrics import METRICS
 from ..spec import TaskSpec
-from .base import HANDLERS, IGNORE_INDEX, TaskHandler, padding, require_fast, to_device, train_args
+from .base import HANDLERS, IGNORE_INDEX, ScoredHandler, padding, require_fast, to_device, train_args
 
 
 def tag_names(ds: datasets.Dataset, field: str):
@@ -99,7 +99,7 @@ def tagging_collate(tokenizer, spec: TaskSpec, args: TrainArgs, with_labels: boo
     return collate
 
 
-class Tagging(TaskHandler):
+class Tagging(ScoredHandler):
     name = "tagging"
     auto_class = "AutoModelForTokenClassification"
     # Word substitution on `tokens` keeps one word per tag, so labels stay aligned.
