@@ -1,5 +1,6 @@
-"""The `xlt` command: list tasks, run notebooks (one or a batch), build the embedded world, and prepare the
-notebooks for the smoke tests. A user error prints `error: <message>` and exits 2, without a traceback.
+"""The `xlt` command: list tasks, run notebooks (one or a batch), build the embedded world, score submissions, and
+prepare the notebooks for the smoke tests. A user error prints `error: <message>` and exits 2, without a
+traceback (`--debug` shows it).
 """
 from __future__ import annotations
 
@@ -8,8 +9,19 @@ import shutil
 import sys
 from pathlib import Path
 
-from ..core.errors import XltError
-from ..report.scorer import add_score_command
+from .caches import use_project_caches
+
+use_project_caches()  # before anything below imports matplotlib, IPython or the Hugging Face libraries
+
+from ..core.errors import XltError  # noqa: E402
+from ..report.scorer import add_score_command  # noqa: E402
+
+DESCRIPTION = (
+    "Zero-shot cross-lingual transfer on XTREME, notebook first: run the project's notebooks through papermill "
+    "into outputs/<notebook>/<run>/ (one run, or a batch of params files), build the embedded world they use by "
+    "default (synthetic languages and tasks, offline on a CPU), list the registered tasks, and score predictions "
+    "in XTREME's submission layout as the official scorer does."
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,12 +29,33 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except XltError as e:
+        if args.debug:
+            raise
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a folder that cannot be written, a full disk...: named, without a traceback
+        if args.debug:
+            raise
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"error: {where}{e.strerror or e} (--debug shows the traceback)", file=sys.stderr)
         return 2
 
 
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("xlt-companion")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        from .. import __version__
+
+        return __version__
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="xlt", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="xlt", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--debug", action="store_true", help="show Python tracebacks for errors")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("tasks", help="list the registered tasks and their languages")
@@ -41,6 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH",
                    help="params files or params/<stem>/ directories (notebooks with --defaults)")
     p.add_argument("--force", action="store_true", help="rerun finished runs too")
+    p.add_argument("--real", action="store_true",
+                   help="also run params files with `world: real` (hub models and data; meant for a GPU)")
     p.add_argument("--defaults", action="store_true",
                    help="PATHs are notebooks or notebook directories, each run with its defaults")
     p.add_argument("--jobs", type=int, default=1, metavar="N",
@@ -56,6 +91,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("out_dir", metavar="OUT_DIR")
     p.set_defaults(func=cmd_smoke_notebooks)
     add_score_command(sub)
+    for command in sub.choices.values():  # `xlt run ... --debug` as well as `xlt --debug run ...`
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return parser
 
 
@@ -78,24 +115,32 @@ def cmd_tasks(args) -> int:
 
 
 def cmd_run(args) -> int:
+    from .progress import print_line
     from .runner import format_outcomes, parse_overrides, run_notebook
 
-    outcome = run_notebook(args.notebook, args.params_file, parse_overrides(args.param), args.name, args.force)
+    outcome = run_notebook(args.notebook, args.params_file, parse_overrides(args.param), args.name, args.force,
+                           echo=print_line)
     print(format_outcomes([outcome]))
     return 0 if outcome.ok else 1
 
 
 def cmd_batch(args) -> int:
+    from .progress import print_line
     from .runner import batch, format_outcomes
 
-    outcomes = batch(args.paths, force=args.force, defaults=args.defaults, jobs=args.jobs)
+    outcomes = batch(args.paths, force=args.force, defaults=args.defaults, jobs=args.jobs, real=args.real,
+                     echo=print_line)
     print(format_outcomes(outcomes))
     return 0 if all(o.ok for o in outcomes) else 1
 
 
 def cmd_world(args) -> int:
     from ..world.build import get_world
+    from .preflight import build_notice, check_world_cache, world_is_built
 
+    check_world_cache(args.preset, rebuild=args.rebuild)
+    if args.rebuild or not world_is_built(args.preset):
+        print(build_notice(args.preset), flush=True)
     print(get_world(args.preset, rebuild=args.rebuild).describe())
     return 0
 

@@ -1,11 +1,15 @@
 """Run notebooks through papermill into outputs/<notebook-stem>/<run-name>/, one run directory per run.
 
-A run is skipped when its directory holds a finished run of the same notebook parameters. A failed run
-keeps its executed notebook as <stem>.failed.ipynb and never replaces a finished run's notebook, metrics
-or config; nothing else in the run directory (e.g. the checkpoints under work/) is ever deleted.
+A run is skipped when its directory holds a finished run of the same notebook parameters. A rerun over a finished
+run works in <run dir>/.attempt/ and replaces the finished run's files only when it finishes; a failed rerun leaves
+every file of the finished run as it was, and keeps what it wrote beside them under `.failed` names
+(<stem>.failed.ipynb, run.failed.json, metrics.failed.csv, predictions.failed/). A failed first run keeps its
+notebook as <stem>.failed.ipynb. Entries of the run directory that a run does not write are never deleted.
+While a notebook runs, `echo` receives its progress (`xltlib.app.progress`).
 """
 from __future__ import annotations
 
+import ast
 import contextlib
 import fcntl
 import hashlib
@@ -25,6 +29,10 @@ from ..core.atomic import atomic_write_json
 from ..core.config import load_params_file
 from ..core.errors import ConfigError, XltError
 from ..core.paths import outputs_dir, project_root
+from ..core.progress import PROGRESS_FILE, format_seconds
+from ..core.yaml_numbers import load_yaml
+from .preflight import check_world_cache, check_writable_dir
+from .progress import eta_line
 
 # Set in this process before a kernel starts, so every kernel inherits them (the user's values win).
 KERNEL_ENV_DEFAULTS = {
@@ -33,9 +41,8 @@ KERNEL_ENV_DEFAULTS = {
     "TOKENIZERS_PARALLELISM": "false",
     # No MPLBACKEND: kernels use the inline backend, which is what puts figures into executed notebooks.
 }
-# What a failed run must not replace when the directory already holds a finished run.
-PROTECTED_FILES = ("metrics.csv", "config.json")
-_BACKUP_DIR = ".finished-backup"
+# Where a rerun of a finished run works until it has finished (inside the run directory, under its lock).
+ATTEMPT_DIR = ".attempt"
 
 
 @dataclass
@@ -43,14 +50,15 @@ class RunOutcome:
     notebook: Path
     run_name: str
     run_dir: Path
-    status: str  # "finished", "skipped" or "failed"
+    status: str  # "finished", "skipped", "failed" or "busy" (another runner held the run directory)
     seconds: float | None = None
     error: str | None = None
     key: str | None = None
+    note: str | None = None  # why a run was skipped or not run
 
     @property
     def ok(self) -> bool:
-        return self.status != "failed"
+        return self.status not in ("failed", "busy")
 
     @property
     def path(self) -> Path:
@@ -69,6 +77,7 @@ class RunPlan:
     run_dir: Path
     key: str
     params_file: Path | None = None
+    world: str = "embedded"  # the run's `world` parameter: "real" runs use hub models and data
 
 
 # ---------------------------------------------------------------------------------------------- planning
@@ -92,7 +101,7 @@ def parse_overrides(pairs: Iterable[tuple[str, str]] | None) -> dict:
     overrides = {}
     for key, text in pairs or ():
         try:
-            overrides[key] = yaml.safe_load(text)
+            overrides[key] = load_yaml(text)
         except yaml.YAMLError as e:
             raise ConfigError(f"-p {key} {text!r}: value is not valid YAML ({getattr(e, 'problem', e)})") from None
     return overrides
@@ -135,15 +144,25 @@ def plan_run(notebook_path, params_file=None, overrides: Mapping | None = None, 
     if run_name in (".", "..") or "/" in run_name or os.sep in run_name or run_name.startswith("."):
         raise ConfigError(f"run name {run_name!r} must be a plain directory name (no '/', not starting with '.')")
     run_dir = outputs_dir() / notebook.stem / run_name
+    check_writable_dir(run_dir, "the run directory")
+    world = params.get("world", _literal_default(allowed, "world", "embedded"))
+    if world == "embedded":
+        check_world_cache(params.get("world_preset", _literal_default(allowed, "world_preset", "default")))
     key = run_key(notebook, params)
-    return RunPlan(notebook, params, run_name, run_dir, key, params_file)
+    return RunPlan(notebook, params, run_name, run_dir, key, params_file, world)
+
+
+def _literal_default(allowed: Mapping, key: str, fallback):
+    try:
+        return ast.literal_eval(allowed[key]["default"])
+    except (KeyError, ValueError, SyntaxError):
+        return fallback
 
 
 def check_run_config(notebook: Path, allowed: Mapping, params: Mapping) -> None:
     """The notebook's RunConfig (its parameters cell's defaults under `params`) through the whole plan check, so a
     bad task, method, option or combination is an error before a kernel starts. Defaults that are not literals
     are left to the notebook's own check."""
-    import ast
     import dataclasses
 
     from ..core.config import RunConfig
@@ -190,31 +209,38 @@ def parameters_cell_source(notebook: Path) -> str:
 # ---------------------------------------------------------------------------------------------- running
 
 def run_notebook(notebook_path, params_file=None, overrides: Mapping | None = None, name: str | None = None,
-                 force: bool = False) -> RunOutcome:
+                 force: bool = False, echo=None) -> RunOutcome:
     """Run one notebook with papermill into outputs/<stem>/<run name>/ (see the module docstring).
 
     Parameter errors raise ConfigError before a kernel starts; a failure inside the notebook is returned
-    as an outcome with status "failed"."""
-    return execute_plan(plan_run(notebook_path, params_file, overrides, name), force=force)
+    as an outcome with status "failed". `echo(line)`, if given, receives the progress lines."""
+    return execute_plan(plan_run(notebook_path, params_file, overrides, name), force=force, echo=echo)
 
 
-def execute_plan(plan: RunPlan, force: bool = False) -> RunOutcome:
-    import papermill
-
+def execute_plan(plan: RunPlan, force: bool = False, echo=None) -> RunOutcome:
+    """Run `plan` (see the module docstring); raises RunDirBusy if another runner holds its run directory."""
     stem, run_dir = plan.notebook.stem, plan.run_dir
+    check_writable_dir(run_dir, "the run directory")  # checked when planned; the disk may have changed since
     run_dir.mkdir(parents=True, exist_ok=True)
-    with _run_lock(run_dir):
-        _recover_interrupted(run_dir)
-        previous = _read_json(run_dir / "run.json")
+    label = f"{stem}/{plan.run_name}"
+    with run_dir_lock(run_dir):
+        previous = read_json(run_dir / "run.json")
         had_finished = previous.get("status") == "finished"
         if had_finished and previous.get("key") == plan.key and not force:
             return RunOutcome(plan.notebook, plan.run_name, run_dir, "skipped", key=plan.key)
+        # A finished run is never written into: the new attempt works in a folder of its own, which replaces
+        # the finished run's files only once it has finished. A folder left by a killed attempt is discarded.
+        attempt = run_dir / ATTEMPT_DIR if had_finished else run_dir
         if had_finished:
-            _back_up_finished(run_dir)
+            if attempt.exists():
+                shutil.rmtree(attempt)
+            attempt.mkdir()
+        with contextlib.suppress(FileNotFoundError):
+            (attempt / PROGRESS_FILE).unlink()
 
         for var, value in KERNEL_ENV_DEFAULTS.items():
             os.environ.setdefault(var, value)
-        partial = run_dir / f"{stem}.partial.ipynb"
+        partial = attempt / f"{stem}.partial.ipynb"
         started, t0 = _now(), time.monotonic()
         record = {
             "status": "running",  # replaced below; never written in this state
@@ -224,33 +250,58 @@ def execute_plan(plan: RunPlan, force: bool = False) -> RunOutcome:
             "params": plan.params,
             "started": started,
         }
+        if echo is not None:
+            source = _display_path(plan.params_file) if plan.params_file else "defaults"
+            echo(f"[{label}] started ({source}) in {_display_path(run_dir)}")
         try:
-            papermill.execute_notebook(
-                str(plan.notebook), str(partial),
-                parameters={**plan.params, "output_dir": str(run_dir)},
-                cwd=str(project_root()), kernel_name="python3", progress_bar=False, log_output=False,
-            )
+            _execute(plan, attempt, partial, label, echo)
         except BaseException as e:  # recorded, then re-raised unless it is an ordinary failure
             seconds = round(time.monotonic() - t0, 3)
             message = _error_message(e)
-            if partial.exists():
-                os.replace(partial, run_dir / f"{stem}.failed.ipynb")
             record.update(status="failed", error=message, finished=_now(), seconds=seconds)
             if had_finished:
-                _restore_finished(run_dir)
+                _keep_failed_attempt(attempt, run_dir, stem)
                 atomic_write_json(run_dir / "run.failed.json", record)
             else:
+                if partial.exists():
+                    os.replace(partial, run_dir / f"{stem}.failed.ipynb")
                 atomic_write_json(run_dir / "run.json", record)
+            if echo is not None:
+                echo(f"[{label}] failed after {format_seconds(seconds)}: {message}")
             if not isinstance(e, Exception):
                 raise
             return RunOutcome(plan.notebook, plan.run_name, run_dir, "failed", seconds, message, plan.key)
 
         seconds = round(time.monotonic() - t0, 3)
-        os.replace(partial, run_dir / f"{stem}.ipynb")
+        _relative_papermill_paths(partial, run_dir / f"{stem}.ipynb")
+        os.replace(partial, attempt / f"{stem}.ipynb")
         record.update(status="finished", finished=_now(), seconds=seconds)
+        if had_finished:
+            _replace_finished(attempt, run_dir)
         atomic_write_json(run_dir / "run.json", record)
-        _drop_backup(run_dir)
+        if echo is not None:
+            echo(f"[{label}] finished in {format_seconds(seconds)}")
         return RunOutcome(plan.notebook, plan.run_name, run_dir, "finished", seconds, key=plan.key)
+
+
+def _execute(plan: RunPlan, attempt: Path, partial: Path, label: str, echo) -> None:
+    """papermill, with output_dir relative to the project root (the kernel's working directory), so the executed
+    notebook does not carry this machine's paths; progress echoed while it runs."""
+    import papermill
+
+    from .progress import ENGINE, cell_line, echoing
+
+    on_cell = (lambda n, total, cell: echo(cell_line(label, n, total, cell))) if echo is not None else None
+    with echoing(attempt / PROGRESS_FILE, label, echo):
+        papermill.execute_notebook(
+            str(plan.notebook), str(partial),
+            parameters={**plan.params, "output_dir": _display_path(attempt)},
+            cwd=str(project_root()), kernel_name="python3", progress_bar=False, log_output=False,
+            engine_name=ENGINE, on_cell=on_cell,
+            # The kernel's own log: its one warning, on plain-TCP transport to a kernel on this machine, says
+            # nothing a user can act on.
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+        )
 
 
 def expand_batch(paths: Iterable, defaults: bool = False) -> list[RunPlan]:
@@ -292,30 +343,72 @@ def expand_batch(paths: Iterable, defaults: bool = False) -> list[RunPlan]:
     return plans
 
 
-def batch(paths: Iterable, force: bool = False, defaults: bool = False, jobs: int = 1) -> list[RunOutcome]:
+def batch(paths: Iterable, force: bool = False, defaults: bool = False, jobs: int = 1, real: bool = False,
+          echo=None) -> list[RunOutcome]:
     """Run every params file (or, with `defaults`, every notebook), `jobs` at a time, each in a process of its
     own with a single-threaded kernel (on this project's 2-core machine two side by side each ran about 1.6x
-    slower than alone, and the three notebooks took 31% less wall time); a failure does not stop the others.
-    Returns one outcome per run, in order. A run listed twice runs once, the second time skipped."""
+    slower than alone, and the three notebooks took 31% less wall time); a failure does not stop the others,
+    nor does a run directory that another runner holds (that run is reported "busy"). Params files for the real
+    path (`world: real`: hub models and data, a GPU) are reported "skipped" unless `real`. Returns one outcome
+    per run, in order. A run listed twice runs once, the second time skipped. `echo` receives progress lines,
+    and after each run that finished an estimate of the time left."""
     plans = expand_batch(paths, defaults=defaults)
     if jobs < 1:
         raise ConfigError(f"jobs must be at least 1, got {jobs!r}")
+    outcomes: dict[int, RunOutcome] = {}
     first = {}  # run directory -> the index of the plan that runs it
     for i, plan in enumerate(plans):
-        first.setdefault(plan.run_dir, i)
-    outcomes: dict[int, RunOutcome] = {}
+        if plan.world == "real" and not real:
+            outcomes[i] = RunOutcome(plan.notebook, plan.run_name, plan.run_dir, "skipped", key=plan.key,
+                                     note="world: real (hub models and data, for a GPU); pass --real to run it")
+        else:
+            first.setdefault(plan.run_dir, i)
+    to_run = [i for i in first.values() if not _finished_already(plans[i], force)]
+    eta = _Eta(len(to_run), min(jobs, max(len(to_run), 1)), echo)
     if jobs > 1 and len(first) > 1:
         import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures import ProcessPoolExecutor, as_completed
 
         context = multiprocessing.get_context("spawn")  # a fresh interpreter per worker: no forked kernel state
         with ProcessPoolExecutor(max_workers=min(jobs, len(first)), mp_context=context) as pool:
-            futures = {i: pool.submit(execute_plan, plans[i], force) for i in first.values()}
-            outcomes = {i: future.result() for i, future in futures.items()}
+            futures = {pool.submit(execute_or_busy, plans[i], force, echo): i for i in first.values()}
+            for future in as_completed(futures):
+                outcomes[futures[future]] = eta.update(future.result())
     for i, plan in enumerate(plans):  # sequential runs, and repeats (skipped: their run just finished)
         if i not in outcomes:
-            outcomes[i] = execute_plan(plan, force=force and first[plan.run_dir] == i)
+            outcomes[i] = eta.update(execute_or_busy(plan, force and first[plan.run_dir] == i, echo))
     return [outcomes[i] for i in range(len(plans))]
+
+
+def execute_or_busy(plan: RunPlan, force: bool = False, echo=None) -> RunOutcome:
+    """`execute_plan`, with a run directory held by another runner reported as a "busy" outcome."""
+    try:
+        return execute_plan(plan, force=force, echo=echo)
+    except RunDirBusy as e:
+        return RunOutcome(plan.notebook, plan.run_name, plan.run_dir, "busy", key=plan.key,
+                          note=f"{e}; not run (run it again when that one has ended)")
+
+
+def _finished_already(plan: RunPlan, force: bool) -> bool:
+    previous = read_json(plan.run_dir / "run.json")
+    return not force and previous.get("status") == "finished" and previous.get("key") == plan.key
+
+
+class _Eta:
+    """Counts a batch's runs as they end and echoes the time left, from the mean time of those that ran."""
+
+    def __init__(self, total: int, jobs: int, echo):
+        self.total, self.jobs, self.echo, self.done, self.durations = total, jobs, echo, 0, []
+
+    def update(self, outcome: RunOutcome) -> RunOutcome:
+        if outcome.status in ("finished", "failed"):
+            self.done += 1
+            if outcome.status == "finished" and outcome.seconds is not None:
+                self.durations.append(outcome.seconds)
+            line = eta_line(self.done, self.total, self.durations, self.jobs)
+            if line and self.echo is not None:
+                self.echo(line)
+        return outcome
 
 
 def format_outcomes(outcomes: list[RunOutcome]) -> str:
@@ -329,69 +422,70 @@ def format_outcomes(outcomes: list[RunOutcome]) -> str:
     for o in outcomes:
         if o.error:
             lines.append(f"\n{o.notebook.stem}/{o.run_name} failed: {o.error}")
+        elif o.note:
+            lines.append(f"\n{o.notebook.stem}/{o.run_name} {o.status}: {o.note}")
     return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------------------------- helpers
 
+class RunDirBusy(XltError):
+    """Another runner holds a run directory's lock."""
+
+
 @contextlib.contextmanager
-def _run_lock(run_dir: Path):
+def run_dir_lock(run_dir: Path):
     """One runner per run directory at a time; the OS drops the lock if the process dies."""
     with open(run_dir / ".lock", "a") as f:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise XltError(f"{run_dir}: another xlt run is using this run directory") from None
+            raise RunDirBusy(f"{_display_path(run_dir)}: another xlt run is using this run directory") from None
         try:
             yield
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def _back_up_finished(run_dir: Path) -> None:
-    """Copy the finished run's protected files aside, so a failed rerun can put them back.
+def _keep_failed_attempt(attempt: Path, run_dir: Path, stem: str) -> None:
+    """Move what a failed rerun wrote beside the finished run under `.failed` names (metrics.failed.csv,
+    predictions.failed/, <stem>.failed.ipynb), replacing an earlier failure's; the finished run is untouched."""
+    partial = attempt / f"{stem}.partial.ipynb"
+    if partial.exists():
+        os.replace(partial, attempt / f"{stem}.ipynb")
+    for entry in sorted(attempt.iterdir()):
+        _move_over(entry, run_dir / _failed_name(entry.name))
+    attempt.rmdir()
 
-    The copy is made under a temporary name and renamed, so a backup directory is always complete. An
-    existing backup is from an interrupted attempt and already holds the finished run's files."""
-    backup = run_dir / _BACKUP_DIR
-    if backup.is_dir():
+
+def _replace_finished(attempt: Path, run_dir: Path) -> None:
+    """A rerun finished: its files replace the finished run's, entry by entry. run.json goes first, so a process
+    killed half way leaves a directory that is not marked finished and is run again."""
+    with contextlib.suppress(FileNotFoundError):
+        (run_dir / "run.json").unlink()
+    for entry in sorted(attempt.iterdir()):
+        _move_over(entry, run_dir / entry.name)
+    attempt.rmdir()
+
+
+def _move_over(source: Path, target: Path) -> None:
+    if target.is_dir() and not target.is_symlink():
+        shutil.rmtree(target)
+    elif target.exists() or target.is_symlink():
+        target.unlink()
+    os.replace(source, target)
+
+
+def _relative_papermill_paths(notebook: Path, final: Path) -> None:
+    """papermill records the input and output paths in the executed notebook's metadata: make them relative to
+    the project root, and name the notebook's final place, so an executed notebook carries no machine paths."""
+    nb = nbformat.read(notebook, as_version=4)
+    meta = nb.metadata.get("papermill")
+    if meta is None:
         return
-    tmp = run_dir / f"{_BACKUP_DIR}.tmp"
-    if tmp.exists():
-        shutil.rmtree(tmp)  # an incomplete copy of ours, never anything else
-    tmp.mkdir()
-    for name in PROTECTED_FILES:
-        if (run_dir / name).is_file():
-            shutil.copy2(run_dir / name, tmp / name)
-    os.replace(tmp, backup)
-
-
-def _restore_finished(run_dir: Path) -> None:
-    """Put the finished run's files back; whatever the failed run wrote over them is kept as *.failed.*."""
-    backup = run_dir / _BACKUP_DIR
-    if not backup.is_dir():
-        return
-    for name in PROTECTED_FILES:
-        current, saved = run_dir / name, backup / name
-        if saved.is_file():
-            if current.is_file() and current.read_bytes() != saved.read_bytes():
-                os.replace(current, run_dir / _failed_name(name))
-            os.replace(saved, current)
-        elif current.is_file():  # the finished run had none; the failed run's file is not its result
-            os.replace(current, run_dir / _failed_name(name))
-    _drop_backup(run_dir)
-
-
-def _recover_interrupted(run_dir: Path) -> None:
-    """A backup left behind means the last attempt was killed mid-run: restore the finished run first."""
-    if (run_dir / _BACKUP_DIR).is_dir() and _read_json(run_dir / "run.json").get("status") == "finished":
-        _restore_finished(run_dir)
-
-
-def _drop_backup(run_dir: Path) -> None:
-    backup = run_dir / _BACKUP_DIR
-    if backup.is_dir():
-        shutil.rmtree(backup)
+    meta["input_path"] = _display_path(Path(meta["input_path"])) if meta.get("input_path") else None
+    meta["output_path"] = _display_path(final)
+    nbformat.write(nb, notebook)
 
 
 def _failed_name(name: str) -> str:
@@ -409,7 +503,7 @@ def _existing(spec) -> Path | None:
     return None
 
 
-def _read_json(path: Path) -> dict:
+def read_json(path: Path) -> dict:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):

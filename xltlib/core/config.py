@@ -18,6 +18,7 @@ from typing import Any, Mapping
 import yaml
 
 from .errors import ConfigError
+from .yaml_numbers import load_yaml
 
 SPLITS = ("train", "validation", "test")
 DATA_FILE_SPLITS = SPLITS
@@ -269,7 +270,7 @@ def load_params_file(path: str | Path) -> dict:
         raise ConfigError(f"{path}: parameter file not found")
     text = path.read_text(encoding="utf-8")
     try:
-        params = yaml.safe_load(text)
+        params = load_yaml(text)  # `1e-5` is a float, as users mean
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"

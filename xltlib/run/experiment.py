@@ -20,6 +20,7 @@ import pandas as pd
 from ..core.atomic import atomic_write_json
 from ..core.config import TRAIN_FIELDS, RunConfig
 from ..core.errors import ConfigError
+from ..core.progress import ProgressLog
 from ..core.quiet import quiet_libraries
 from ..methods.recipes import schedule_record
 from ..methods.spec import METHODS, MethodContext
@@ -147,6 +148,7 @@ def run_experiment(cfg: RunConfig, run_dir: str | Path, world=None) -> pd.DataFr
     model_path = resolve_model_path(cfg.model_name_or_path, world)
     tokenizer = load_tokenizer(model_path)
     store, hits, misses = store_root(run_dir), [], []
+    progress = ProgressLog(run_dir, total=len(plans) * len(cfg.methods) * len(cfg.seeds))
     records = []
     for task, task_plan in plans.items():
         task_cfg = task_plan.cfg
@@ -166,9 +168,13 @@ def run_experiment(cfg: RunConfig, run_dir: str | Path, world=None) -> pd.DataFr
                 key = run_key(task_cfg, task_plan, method, seed, model_path, world)
                 work_dir = store / f"{task}-{method}-seed{seed}-{key}"
                 with run_lock(work_dir):  # a notebook beside this one may be training the same run
-                    (hits if finished_records(work_dir) is not None else misses).append(work_dir.name)
-                    records += fine_tune_and_evaluate(task_plan, data, stage_data, method, seed, model_path,
-                                                      tokenizer, work_dir, work_dir / "predictions", world)
+                    stored = finished_records(work_dir) is not None
+                    (hits if stored else misses).append(work_dir.name)
+                    progress.run_started(task, method, seed, stored)
+                    run_records = fine_tune_and_evaluate(task_plan, data, stage_data, method, seed, model_path,
+                                                         tokenizer, work_dir, work_dir / "predictions", world)
+                    progress.run_finished(task, method, seed, run_records, stored)
+                    records += run_records
                 if cfg.export_predictions:
                     copy_predictions(work_dir, run_dir / "predictions" / method / f"seed{seed}")
     atomic_write_json(run_dir / "store.json", {"store": str(store), "hits": hits, "misses": misses})

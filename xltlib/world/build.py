@@ -132,9 +132,15 @@ def world_langs_for(task: str, preset: str = "default") -> tuple[str, ...]:
     return world_task_langs(task, PRESETS[preset].langs)
 
 
+def world_dir(preset: str | WorldPreset = "default") -> Path:
+    """Where `preset`'s world is cached (built when it holds world.json)."""
+    preset = PRESETS[preset] if isinstance(preset, str) else preset
+    return world_cache_dir() / f"{preset.name}-{fingerprint(preset)}"
+
+
 def get_world(preset: str | WorldPreset = "default", rebuild: bool = False) -> World:
     preset = PRESETS[preset] if isinstance(preset, str) else preset
-    directory = world_cache_dir() / f"{preset.name}-{fingerprint(preset)}"
+    directory = world_dir(preset)
     if rebuild and directory.exists():
         shutil.rmtree(directory)
     if not (directory / "world.json").is_file():
