@@ -9,7 +9,8 @@ STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | cksum
 export OMP_NUM_THREADS       ?= 1
 export OMP_WAIT_POLICY       ?= PASSIVE
 export TOKENIZERS_PARALLELISM = false
-# Every cache stays inside the project, so a fresh clone never reads or writes $HOME.
+# Every cache stays inside the project, so a fresh clone never reads or writes $HOME (xltlib/app/caches.py sets the
+# same for `xlt` run directly; tests/test_cli.py checks the two lists agree).
 export HF_HOME              := $(CURDIR)/.cache/huggingface
 export MPLCONFIGDIR         := $(CURDIR)/.cache/matplotlib
 export IPYTHONDIR           := $(CURDIR)/.cache/ipython
@@ -20,7 +21,7 @@ export JUPYTER_RUNTIME_DIR  := $(CURDIR)/.cache/jupyter/runtime
 export HF_HUB_OFFLINE       := 1
 export HF_DATASETS_OFFLINE  := 1
 
-.PHONY: setup reproduce test bench world clean-outputs
+.PHONY: setup reproduce test bench world lab clean-outputs
 
 setup: $(STAMP)
 	@mkdir -p $(HF_HOME) $(MPLCONFIGDIR) $(IPYTHONDIR) $(JUPYTER_CONFIG_DIR) $(JUPYTER_DATA_DIR) $(JUPYTER_RUNTIME_DIR)
@@ -52,3 +53,10 @@ bench: setup
 
 world: setup
 	$(VENV)/bin/xlt world
+
+# Interactive use: JupyterLab in the project, with a kernel named xlt-companion (this venv's python) installed into
+# the project's .cache/jupyter (JUPYTER_DATA_DIR above), never under $HOME. A notebook run here with its default
+# parameters reads the finished default run (outputs/<notebook>/default) rather than training again.
+lab: setup
+	$(PY) -m ipykernel install --user --name xlt-companion --display-name "Python (xlt-companion)"
+	$(VENV)/bin/jupyter lab --MappingKernelManager.default_kernel_name=xlt-companion

@@ -58,9 +58,7 @@ def score_submission(predictions_dir, labels_dir, xtreme_version: str = "xtreme"
     if xtreme_version not in BENCHMARKS:
         raise ConfigError(f"unknown XTREME version {xtreme_version!r}; allowed: {', '.join(VERSIONS)}")
     predictions_dir, labels_dir = Path(predictions_dir), Path(labels_dir)
-    for what, directory in (("predictions", predictions_dir), ("labels", labels_dir)):
-        if not directory.is_dir():
-            raise DataError(f"{directory}: {what} directory not found (absolute: {directory.resolve()})")
+    check_folders(predictions_dir, labels_dir)
     bench = BENCHMARKS[xtreme_version]
     tasks, missing = {}, []
     for task, langs in bench["tasks"].items():
@@ -84,6 +82,12 @@ def score_submission(predictions_dir, labels_dir, xtreme_version: str = "xtreme"
     }
 
 
+def check_folders(predictions_dir, labels_dir) -> None:
+    for what, directory in (("predictions", Path(predictions_dir)), ("labels", Path(labels_dir))):
+        if not directory.is_dir():
+            raise DataError(f"{directory}: {what} directory not found (absolute: {directory.resolve()})")
+
+
 def score_tasks(predictions_dir, labels_dir, task_langs: dict, xtreme_version: str = "xtreme-r") -> dict:
     """Score the given tasks on the given languages (e.g. the embedded world's), grouped by `xtreme_version`'s
     groups restricted to the tasks given: each group the mean of its tasks here, overall the mean over groups."""
@@ -100,25 +104,83 @@ def score_tasks(predictions_dir, labels_dir, task_langs: dict, xtreme_version: s
             "groups": groups, "tasks": tasks}
 
 
+# -- the languages of a run -----------------------------------------------------------------------------
+
+
+def run_task_langs(*folders) -> dict | None:
+    """{task: languages} from the run that holds one of `folders` (e.g. outputs/<nb>/<run>/predictions/standard/
+    seed1 or outputs/<nb>/<run>/labels): the test languages of its metrics.csv, in order. None outside a run."""
+    import csv
+
+    for folder in folders:
+        for directory in (Path(folder).resolve(), *Path(folder).resolve().parents):
+            metrics = directory / "metrics.csv"
+            if metrics.is_file():
+                task_langs: dict[str, list[str]] = {}
+                with open(metrics, newline="", encoding="utf-8") as f:
+                    for row in csv.DictReader(f):
+                        langs = task_langs.setdefault(row["task"], []) if row.get("split") == "test" else None
+                        if langs is not None and row["lang"] not in langs:
+                            langs.append(row["lang"])
+                return {task: tuple(langs) for task, langs in task_langs.items() if langs}
+    return None
+
+
+def present_tasks(predictions_dir, labels_dir) -> list[str]:
+    """The tasks whose folder is in both directories."""
+    return [t for t in TASKS if (Path(predictions_dir) / TASKS[t].folder).is_dir()
+            and (Path(labels_dir) / TASKS[t].folder).is_dir()]
+
+
 # -- the `xlt score` subcommand -----------------------------------------------------------------------
 
 
 def add_score_command(subparsers) -> None:
-    p = subparsers.add_parser("score", help="score an XTREME-layout predictions folder against gold labels")
-    p.add_argument("--predictions", required=True, metavar="DIR", help="predictions: <task>/test-<lang>.<ext>")
-    p.add_argument("--labels", required=True, metavar="DIR", help="gold labels in the same layout")
-    p.add_argument("--xtreme-version", default="xtreme", choices=VERSIONS,
+    p = subparsers.add_parser(
+        "score", help="score an XTREME-layout predictions folder against gold labels",
+        description="Score <task>/test-<lang>.<ext> predictions against gold labels in the same layout. Languages: "
+                    "--langs; else, for folders inside a run directory (outputs/<notebook>/<run>/predictions/"
+                    "<method>/seed<N> and .../labels), the test languages of the run's metrics.csv, which is how "
+                    "embedded-world submissions are scored; else the benchmark's own languages.")
+    # XTREME's evaluate.py spells them --prediction_folder and --label_folder: both spellings work.
+    p.add_argument("--predictions", "--prediction_folder", dest="predictions", required=True, metavar="DIR",
+                   help="predictions: <task>/test-<lang>.<ext>")
+    p.add_argument("--labels", "--label_folder", dest="labels", required=True, metavar="DIR",
+                   help="gold labels in the same layout")
+    p.add_argument("--xtreme-version", "--xtreme_version", dest="xtreme_version", default="xtreme",
+                   choices=VERSIONS,
                    help="which benchmark's tasks, languages and groups (default: xtreme, as the official script)")
+    p.add_argument("--langs", metavar="LANG,LANG",
+                   help="score every task present in both folders on these languages (comma-separated)")
     p.add_argument("--output", metavar="FILE.json", help="also write the scores to this file")
     p.set_defaults(func=cmd_score)
 
 
 def cmd_score(args) -> int:
-    scores = score_submission(args.predictions, args.labels, args.xtreme_version)
+    check_folders(args.predictions, args.labels)
+    if args.langs:
+        langs = tuple(lang.strip() for lang in args.langs.split(",") if lang.strip())
+        if not langs:
+            raise ConfigError(f"--langs {args.langs!r}: expected comma-separated language codes, e.g. en,de")
+        task_langs = {task: langs for task in present_tasks(args.predictions, args.labels)}
+    else:
+        task_langs = run_task_langs(args.predictions, args.labels)
+        if task_langs is not None:  # only the tasks this submission holds
+            task_langs = {t: langs for t, langs in task_langs.items() if t in present_tasks(args.predictions,
+                                                                                            args.labels)}
+    if task_langs is not None and not task_langs:
+        raise DataError(f"{args.predictions}, {args.labels}: no task folder (e.g. xnli/) is in both directories")
+    if task_langs is None:
+        scores = score_submission(args.predictions, args.labels, args.xtreme_version)
+    else:
+        scores = score_tasks(args.predictions, args.labels, task_langs, args.xtreme_version)
     text = json.dumps(scores, indent=2, ensure_ascii=False)
     if args.output:
-        atomic_write_text(args.output, text + "\n")
+        try:
+            atomic_write_text(args.output, text + "\n")
+        except OSError as e:
+            raise ConfigError(f"--output {args.output}: cannot write the scores there: {e.strerror or e}") from None
     print(text)
-    if scores["missing_tasks"]:
+    if scores.get("missing_tasks"):
         print(f"not scored (no folder in both directories): {', '.join(scores['missing_tasks'])}", file=sys.stderr)
     return 0
