@@ -230,11 +230,10 @@ def execute_plan(plan: RunPlan, force: bool = False, echo=None) -> RunOutcome:
             return RunOutcome(plan.notebook, plan.run_name, run_dir, "skipped", key=plan.key)
         # A finished run is never written into: the new attempt works in a folder of its own, which replaces
         # the finished run's files only once it has finished. A folder left by a killed attempt is discarded.
+        if (run_dir / ATTEMPT_DIR).exists():
+            shutil.rmtree(run_dir / ATTEMPT_DIR)
         attempt = run_dir / ATTEMPT_DIR if had_finished else run_dir
-        if had_finished:
-            if attempt.exists():
-                shutil.rmtree(attempt)
-            attempt.mkdir()
+        attempt.mkdir(exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             (attempt / PROGRESS_FILE).unlink()
 
@@ -298,9 +297,10 @@ def _execute(plan: RunPlan, attempt: Path, partial: Path, label: str, echo) -> N
             parameters={**plan.params, "output_dir": _display_path(attempt)},
             cwd=str(project_root()), kernel_name="python3", progress_bar=False, log_output=False,
             engine_name=ENGINE, on_cell=on_cell,
-            # The kernel's own log: its one warning, on plain-TCP transport to a kernel on this machine, says
-            # nothing a user can act on.
-            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+            # The kernel's own log says nothing a user can act on: a warning that the transport to this local
+            # kernel is plain TCP, and an error when jupyter_client's shutdown interrupt lands in a message
+            # handler. A cell's errors reach the notebook (and the outcome) through papermill, not this log.
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
         )
 
 
