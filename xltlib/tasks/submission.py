@@ -11,6 +11,7 @@ mapping question id -> answer text (xquad, mlqa, tydiqa; gold in SQuAD's json) o
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -18,6 +19,7 @@ from typing import Callable
 from ..core.atomic import atomic_write_text
 from ..core.errors import DataError
 from ..core.registry import Registry
+from .files import check_squad_layout
 from .metrics import METRICS, bucc_f1, map_at_k, seqeval_scores
 from .spec import TaskSpec
 
@@ -114,9 +116,10 @@ def _squad_gold(path: Path) -> dict[str, list[str]]:
     articles = top.get("data") if isinstance(top, dict) else top
     if not isinstance(articles, list):
         raise DataError(f"{path}: not SQuAD json: expected {{'data': [articles]}} or a list of articles")
+    check_squad_layout(path, articles)
     gold, number = {}, 0
     for article in articles:
-        for paragraph in (article or {}).get("paragraphs", []):
+        for paragraph in article.get("paragraphs", []):
             context = paragraph.get("context")
             for qa in paragraph.get("qas", []):
                 number += 1
@@ -221,7 +224,22 @@ def _score_bucc(pred_path, gold_path, spec, lang):
     gold, preds = _bucc_pairs(gold_path), _bucc_pairs(pred_path)
     if not gold:
         raise DataError(f"{gold_path}: empty; nothing to score")
+    _warn_unknown_bucc_ids(pred_path, preds, gold_path, gold)
     return {k: 100 * v for k, v in bucc_f1(preds, gold).items()}
+
+
+def _warn_unknown_bucc_ids(pred_path: Path, preds: list, gold_path: Path, gold: list) -> None:
+    """Warn when no predicted pair shares a source or target id with the gold pairs: F1 is then 0 whatever the
+    model did, and the usual cause is a file of another language (BUCC's ids start with the language, `de-000012`)
+    or ids renumbered on the way. Some unmatched ids are normal: mined pairs may use sentences without a gold pair."""
+    gold_ids = {side: {pair[side] for pair in gold} for side in (0, 1)}
+    unmatched = {side: sum(pair[side] not in gold_ids[side] for pair in preds) for side in (0, 1)}
+    if preds and (unmatched[0] == len(preds) or unmatched[1] == len(preds)):
+        side = 0 if unmatched[0] == len(preds) else 1
+        warnings.warn(f"{pred_path}: {unmatched[0]} of {len(preds)} predicted source ids and {unmatched[1]} of "
+                      f"{len(preds)} target ids match none of the gold ids in {gold_path} (e.g. predicted "
+                      f"{preds[0][side]!r}, gold {gold[0][side]!r}), so F1 is 0: are these predictions for another "
+                      "language, or renumbered?", stacklevel=2)
 
 
 def _score_choices(pred_path, gold_path, spec, lang):
