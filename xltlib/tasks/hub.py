@@ -36,15 +36,16 @@ def hub_reason(error: BaseException) -> str | None:
     """Why a hub load failed, in words, or None when `error` is not about reaching the hub."""
     names = {cls.__name__ for e in _chain(error) for cls in type(e).__mro__}
     text = " ".join(str(e) for e in _chain(error))
-    if names & set(_NOT_FOUND) or "is not a valid model identifier" in text:
-        return ("the hub has no such repository (a misspelt id, or a private or gated one: log in with "
-                "`hf auth login`)")
+    # Unreachable first: huggingface_hub's "not in the cache, and the hub not asked" is a kind of EntryNotFoundError.
     if names & set(_UNREACHABLE) or "couldn't connect" in text.lower() or "couldn't reach" in text.lower():
         setting = offline_setting()
         if setting:
             return f"the hub is offline ({setting}) and it is not in the local cache"
         return ("the hub is unreachable (no network?) and it is not in the local cache; set HF_HUB_OFFLINE=1 to "
                 "fail at once instead of after the retries")
+    if names & set(_NOT_FOUND) or "is not a valid model identifier" in text:
+        return ("the hub has no such repository (a misspelt id, or a private or gated one: log in with "
+                "`hf auth login`)")
     return None
 
 
