@@ -11,6 +11,7 @@ mapping question id -> answer text (xquad, mlqa, tydiqa; gold in SQuAD's json) o
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -228,18 +229,25 @@ def _score_bucc(pred_path, gold_path, spec, lang):
     return {k: 100 * v for k, v in bucc_f1(preds, gold).items()}
 
 
+def _id_prefix(sentence_id: str) -> str:
+    """An id without its number: `de-000012` -> `de-` (BUCC's ids start with the language)."""
+    return re.sub(r"\d+$", "", sentence_id)
+
+
 def _warn_unknown_bucc_ids(pred_path: Path, preds: list, gold_path: Path, gold: list) -> None:
-    """Warn when no predicted pair shares a source or target id with the gold pairs: F1 is then 0 whatever the
-    model did, and the usual cause is a file of another language (BUCC's ids start with the language, `de-000012`)
-    or ids renumbered on the way. Some unmatched ids are normal: mined pairs may use sentences without a gold pair."""
-    gold_ids = {side: {pair[side] for pair in gold} for side in (0, 1)}
-    unmatched = {side: sum(pair[side] not in gold_ids[side] for pair in preds) for side in (0, 1)}
-    if preds and (unmatched[0] == len(preds) or unmatched[1] == len(preds)):
-        side = 0 if unmatched[0] == len(preds) else 1
-        warnings.warn(f"{pred_path}: {unmatched[0]} of {len(preds)} predicted source ids and {unmatched[1]} of "
-                      f"{len(preds)} target ids match none of the gold ids in {gold_path} (e.g. predicted "
-                      f"{preds[0][side]!r}, gold {gold[0][side]!r}), so F1 is 0: are these predictions for another "
-                      "language, or renumbered?", stacklevel=2)
+    """Warn when one side's predicted ids are all unknown to the gold pairs, in both number and prefix (`fr-...`
+    where gold has `de-...`): F1 is then 0 whatever the model did, and the usual cause is a file of another language
+    or ids renumbered on the way. Unknown ids of the gold's own prefix are normal: a mined pair may use sentences
+    that have no gold pair (a weak model's few pairs may all be such)."""
+    for side, name in ((0, "source"), (1, "target")):
+        gold_ids = {pair[side] for pair in gold}
+        gold_prefixes = {_id_prefix(i) for i in gold_ids}
+        unknown = [pair[side] for pair in preds if pair[side] not in gold_ids]
+        if preds and len(unknown) == len(preds) and not {_id_prefix(i) for i in unknown} & gold_prefixes:
+            warnings.warn(f"{pred_path}: {len(unknown)} of {len(preds)} predicted {name} ids match none of the gold "
+                          f"ids in {gold_path} (e.g. predicted {unknown[0]!r}, gold {gold[0][side]!r}), so F1 is 0: "
+                          "are these predictions for another language, or renumbered?", stacklevel=3)
+            return
 
 
 def _score_choices(pred_path, gold_path, spec, lang):
