@@ -1,5 +1,5 @@
-"""Loading from the Hugging Face hub with one-line errors: what could not be loaded, why (the hub is offline, unreachable,
-or has no such repository) and how to point at a local copy instead. transformers' and datasets' own errors say
+"""Loading from the Hugging Face hub with one-line errors: what could not be loaded, why (the hub is offline,
+unreachable, or has no such repository) and how to point at a local copy instead. transformers' and datasets' own errors say
 "couldn't connect" after their retries and name neither the setting nor the local alternative.
 """
 from __future__ import annotations
@@ -62,4 +62,5 @@ def from_hub(what: str, local_hint: str, data: bool = False):
         reason = hub_reason(e)
         if reason is None:
             raise
-        raise (HubDataError if data else HubError)(f"could not load {what}: {reason}; to use a local copy, {local_hint}") from e
+        error = HubDataError if data else HubError
+        raise error(f"could not load {what}: {reason}; to use a local copy, {local_hint}") from e
