@@ -1,6 +1,6 @@
 """Loading from the Hugging Face hub with one-line errors: what could not be loaded, why (the hub is offline,
-unreachable, or has no such repository) and how to point at a local copy instead. transformers' and datasets' own errors say
-"couldn't connect" after their retries and name neither the setting nor the local alternative.
+unreachable, or has no such repository) and how to point at a local copy instead. transformers' and datasets' own
+errors say "couldn't connect" after their retries and name neither the setting nor the local alternative.
 """
 from __future__ import annotations
 
