@@ -4,11 +4,13 @@ Field names follow transformers' TrainingArguments where one exists (`learning_r
 `per_device_train_batch_size`, `num_train_epochs`, `max_seq_length`, `seed`...). Notebook parameters are
 these fields, flat, so a papermill file is a small delta over the notebook's defaults. An unknown key, a
 wrong type or a value out of range is an error naming it when the config is built; names that registries must
-know (tasks, methods, attacks, stages) are checked by `xltlib.run.plan.plan` before anything loads.
+know (tasks, methods, attacks, stages) are checked by `xltlib.run.plan.plan` before anything loads. Relative
+`data_files` paths in a parameter file are relative to that file's folder (`load_params_file`).
 """
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import math
 import typing
 from dataclasses import dataclass, field, fields
@@ -116,6 +118,12 @@ class RunConfig(TrainArgs):
     # Data and outputs
     data_files: dict = field(default_factory=dict)  # {task: {split: {lang: path}}}, hub schema
     export_predictions: bool = True
+    # Keep each fine-tuned run's selected model as a `from_pretrained` folder (safetensors, config, tokenizer) in
+    # <run dir>/models/<task>-<method>-seed<N>/; off by default, since a model per run and seed adds up.
+    save_model: bool = False
+    # Experiment tracking through accelerate's trackers: "tensorboard" logs training loss and English-dev score
+    # to <run dir>/tensorboard (needs the `tensorboard` package: pip install 'xlt-companion[tracking]').
+    report_to: str = "none"
     output_dir: str | None = None
 
     def _check(self) -> None:
@@ -163,6 +171,10 @@ def _coerce(name: str, value, hint):
         if not isinstance(value, bool):
             raise ConfigError(f"field {name!r} must be true or false, got {value!r}")
         return value
+    if isinstance(value, (datetime.date, datetime.time)) and hint is not dict:
+        # YAML reads an unquoted 2024-01-01 (or 12:30:00) as a date (a time): name it as written, not its repr.
+        raise ConfigError(f"field {name!r} must be {_expected(hint)}, got {value.isoformat()}, which YAML reads as "
+                          f"a {type(value).__name__}")
     if hint is int:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"field {name!r} must be an integer, got {value!r}")
@@ -182,6 +194,14 @@ def _coerce(name: str, value, hint):
             raise ConfigError(f"field {name!r} must be a mapping, got {value!r}")
         return value
     raise TypeError(f"no check for {name}: {_type_name(hint)}")
+
+
+def _expected(hint) -> str:
+    return {int: "an integer", float: "a number", str: "a string (quote it in YAML)", bool: "true or false"}.get(
+        hint, _type_name(hint))
+
+
+REPORT_TO = ("none", "tensorboard")
 
 
 def _check_run_values(cfg: RunConfig) -> None:
@@ -205,6 +225,18 @@ def _check_run_values(cfg: RunConfig) -> None:
                               f"got {getattr(cfg, name)!r}")
     if not cfg.seeds:
         raise ConfigError("field 'seeds' must list at least one seed")
+    for seed in cfg.seeds:
+        if seed < 0:  # numpy's generators refuse negative seeds
+            raise ConfigError(f"field 'seeds' must list non-negative integers, got {seed!r}")
+    repeated = sorted({s for s in cfg.seeds if cfg.seeds.count(s) > 1})
+    if repeated:
+        raise ConfigError(f"field 'seeds' lists seed {repeated[0]!r} twice; each seed is one run")
+    if cfg.eval_langs is not None and not cfg.eval_langs:
+        raise ConfigError("field 'eval_langs' is empty; list at least one language code (or null: every language)")
+    if cfg.retrieval_layer is not None and cfg.retrieval_layer < 0:
+        raise ConfigError(f"field 'retrieval_layer' must be 0 (the embeddings) or more, got {cfg.retrieval_layer!r}")
+    if cfg.report_to not in REPORT_TO:
+        raise ConfigError(f"field 'report_to' must be one of {', '.join(REPORT_TO)}; got {cfg.report_to!r}")
     _check_data_files(cfg.data_files)
     _check_task_overrides(cfg)
 
@@ -218,6 +250,13 @@ def _check_train_values(cfg: TrainArgs) -> None:
                  "gradient_accumulation_steps", "max_seq_length", "save_steps", "evals_per_epoch"):
         if getattr(cfg, name) < 1:
             raise ConfigError(f"field {name!r} must be at least 1, got {getattr(cfg, name)!r}")
+    for name in ("weight_decay", "max_grad_norm"):  # max_grad_norm 0: no clipping
+        value = getattr(cfg, name)
+        if not (value >= 0 and math.isfinite(value)):
+            raise ConfigError(f"field {name!r} must be 0 or a positive number, got {value!r}")
+    for name in ("max_train_samples", "max_eval_samples"):
+        if getattr(cfg, name) is not None and getattr(cfg, name) < 1:
+            raise ConfigError(f"field {name!r} must be at least 1 (or null: every example), got {getattr(cfg, name)!r}")
     if not 0 <= cfg.warmup_ratio < 1:
         raise ConfigError(f"field 'warmup_ratio' must be in [0, 1), got {cfg.warmup_ratio!r}")
     if cfg.selection_ties not in ("earliest", "latest"):
@@ -230,8 +269,10 @@ def _check_train_values(cfg: TrainArgs) -> None:
 
 TRAIN_FIELDS = tuple(f.name for f in fields(TrainArgs))
 # A task's own attacks (or none: `attacks: {}`) let one run mix tasks an attack is and is not defined for.
+# A task's own `eval_langs` lets a run evaluate a subset of languages on tasks whose languages differ (Tatoeba and
+# BUCC have no English test set).
 TASK_OVERRIDE_FIELDS = TRAIN_FIELDS + ("retrieval_layer", "attacks", "smoothing", "max_robustness_samples",
-                                       "method_options")
+                                       "method_options", "eval_langs")
 
 
 def _check_task_overrides(cfg: RunConfig) -> None:
@@ -263,8 +304,29 @@ def _check_data_files(data_files: dict) -> None:
                 )
 
 
+def resolve_data_files(data_files, base: Path):
+    """`data_files` with each relative path made absolute against `base` (`~` expanded); absolute paths unchanged,
+    and anything that is not a {task: {split: {lang: path}}} mapping left as it is for the config's own check."""
+    if not isinstance(data_files, dict):
+        return data_files
+
+    def resolved(path):
+        if not isinstance(path, str):
+            return path
+        path = Path(path).expanduser()
+        return str(path if path.is_absolute() else (base / path).resolve())
+
+    return {task: {split: {lang: resolved(p) for lang, p in by_lang.items()} if isinstance(by_lang, dict) else by_lang
+                   for split, by_lang in splits.items()} if isinstance(splits, dict) else splits
+            for task, splits in data_files.items()}
+
+
 def load_params_file(path: str | Path) -> dict:
-    """Read a papermill YAML parameter file; malformed YAML is an error naming the file and line."""
+    """Read a papermill YAML parameter file; malformed YAML is an error naming the file and line.
+
+    Relative paths in its `data_files` are resolved against the file's own folder (so a parameter file and the
+    data beside it move together) and returned absolute; paths given elsewhere (`-p` on the command line, a
+    notebook's own defaults) are not this function's: `xltlib.tasks.files.local_path` resolves those."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: parameter file not found")
@@ -283,4 +345,6 @@ def load_params_file(path: str | Path) -> dict:
     for key in params:
         if not isinstance(key, str):
             raise ConfigError(f"{path}: parameter names must be strings, got {key!r}")
+    if "data_files" in params:
+        params["data_files"] = resolve_data_files(params["data_files"], path.resolve().parent)
     return params

@@ -26,3 +26,12 @@ class DataError(XltError, ValueError):
 
 class TrainingError(XltError, RuntimeError):
     """Training cannot go on (e.g. the loss became NaN); checkpoints written so far are kept."""
+
+
+class HubError(XltError, OSError):
+    """A model, tokenizer or data set could not be loaded from the Hugging Face hub (offline, unreachable, or no
+    such repository) nor from the local cache."""
+
+
+class HubDataError(HubError, DataError):
+    """A data set could not be loaded from the hub (a DataError too: the way out is a local data file)."""

@@ -6,6 +6,8 @@ determines its result and kept in the run store (`xltlib.run.store`: `outputs/st
 notebook): a finished run is read back, a killed one resumes from its last checkpoint, so a notebook can be rerun,
 or another notebook ask for the same run, at no cost. `store.json` in the run directory lists its hits and misses. The embedded world, when a run uses it,
 is passed in (`xltlib.app.notebook.setup` builds it): this layer sits below the world's generator.
+With `save_model`, each fine-tuned run's selected model is kept (in the store, linked into `<run dir>/models/`);
+with `report_to`, training runs log to `<run dir>/tensorboard/`.
 """
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ import dataclasses
 import functools
 import hashlib
 import json
+import os
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -29,6 +33,7 @@ from ..tasks.catalogue import TASKS
 from ..tasks.files import task_langs
 from ..tasks.handlers import TaskData, handler_for
 from ..tasks.models import load_model, load_tokenizer, resolve_model_path
+from .loop import tracking
 from .plan import TaskPlan, plan
 from .stages import StageInputs, run_schedule, selection, start_model
 from .store import STORE_VERSION, copy_predictions, finished_records, run_lock, save_finished_run, store_root
@@ -44,10 +49,13 @@ def task_data_files(cfg: RunConfig, task: str, world) -> dict:
     return files
 
 
-def load_task_data(cfg: RunConfig, task: str, world=None) -> TaskData:
-    """A task's splits as its handler loads them: English train and dev, a test set per evaluation language."""
+def load_task_data(cfg: RunConfig, task: str, world=None, strict_langs: bool = False) -> TaskData:
+    """A task's splits as its handler loads them: English train and dev, a test set per evaluation language.
+
+    `cfg.eval_langs` languages the task does not have are skipped with a warning (one list serves every task of a
+    run), or refused when `strict_langs` (the task was given its own list in `task_overrides`)."""
     spec = TASKS[task]
-    langs = task_langs(spec, world.langs_for(task) if world else None, cfg.eval_langs)
+    langs = task_langs(spec, world.langs_for(task) if world else None, cfg.eval_langs, strict=strict_langs)
     return handler_for(spec).load(cfg, spec, task_data_files(cfg, task, world), langs)
 
 
@@ -96,14 +104,46 @@ def run_key(cfg: RunConfig, task_plan: TaskPlan, method: str, seed: int, model_p
     return hashlib.sha256(json.dumps(blob, sort_keys=True, default=str).encode()).hexdigest()[:10]
 
 
+def saved_model_dir(work_dir: Path) -> Path:
+    """Where a stored run keeps its selected model when `save_model` asked for it."""
+    return Path(work_dir) / "model"
+
+
+def is_finished(work_dir: Path, task_plan: TaskPlan) -> bool:
+    """Whether the stored run can be read back instead of trained: finished, and holding its model if this run
+    keeps models (a run stored without one is trained again, to the same records: the run is seeded)."""
+    wants_model = task_plan.cfg.save_model and task_plan.handler.fine_tuned
+    return finished_records(work_dir) is not None and (not wants_model or saved_model_dir(work_dir).is_dir())
+
+
+def save_model(model, tokenizer, directory: Path) -> None:
+    """`model` (the selected one) and `tokenizer` as a folder that `AutoModelFor<head>.from_pretrained` loads:
+    safetensors weights, config.json (with the task's label names) and the tokenizer files; written beside and
+    renamed, so the folder is whole or absent."""
+    tmp = directory.with_name(directory.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp, safe_serialization=True)
+    tokenizer.save_pretrained(tmp)
+    shutil.rmtree(directory, ignore_errors=True)
+    os.replace(tmp, directory)
+
+
+def _link_or_copy(source: str, destination: str) -> None:
+    """A hard link (a stored model's files are never rewritten in place), or a copy across file systems."""
+    try:
+        os.link(source, destination)
+    except OSError:
+        shutil.copy2(source, destination)
+
+
 def fine_tune_and_evaluate(task_plan: TaskPlan, data: TaskData, stage_data: dict, method: str, seed: int,
                            model_path: str, tokenizer, work_dir: Path, predictions_dir: Path | None,
                            world=None) -> list[dict]:
     """One run: train the schedule with `method` and `seed` (selected on English dev), evaluate every language,
-    then the robustness suite, and write predictions. Records are saved in `work_dir` and returned."""
-    done = finished_records(work_dir)
-    if done is not None:
-        return done
+    then the robustness suite, and write predictions. Records are saved in `work_dir` and returned; with
+    `save_model`, the selected model too (`saved_model_dir`; tasks that are not fine-tuned have none)."""
+    if is_finished(work_dir, task_plan):
+        return finished_records(work_dir)
     cfg, spec, handler = task_plan.cfg, data.spec, task_plan.handler
     method_spec = METHODS[method]
     if method_spec.view is not None:  # a control that sees other rows (e.g. sentence 2 alone), every split alike
@@ -122,6 +162,8 @@ def fine_tune_and_evaluate(task_plan: TaskPlan, data: TaskData, stage_data: dict
     result = None
     if handler.fine_tuned:
         model, result = run_schedule(task_plan.stages, inputs, cfg, work_dir, first_model=model)
+        if cfg.save_model:
+            save_model(model, tokenizer, saved_model_dir(work_dir))
     max_length = handler.max_length(model, cfg)
     smoothing = inputs.perturbation if inputs.perturbation.smooths_predictions else None
     records, predictions = handler.evaluate(spec, model, tokenizer, data, cfg, max_length, smoothing, seed)
@@ -152,7 +194,8 @@ def run_experiment(cfg: RunConfig, run_dir: str | Path, world=None) -> pd.DataFr
     records = []
     for task, task_plan in plans.items():
         task_cfg = task_plan.cfg
-        data = load_task_data(task_cfg, task, world)
+        data = load_task_data(task_cfg, task, world,
+                              strict_langs="eval_langs" in cfg.task_overrides.get(task, {}))
         stage_data = {}
         for stage in task_plan.stages:
             stage_cfg = task_cfg.replace(**stage.budget) if stage.budget else task_cfg
@@ -167,8 +210,10 @@ def run_experiment(cfg: RunConfig, run_dir: str | Path, world=None) -> pd.DataFr
             for seed in cfg.seeds:
                 key = run_key(task_cfg, task_plan, method, seed, model_path, world)
                 work_dir = store / f"{task}-{method}-seed{seed}-{key}"
-                with run_lock(work_dir):  # a notebook beside this one may be training the same run
-                    stored = finished_records(work_dir) is not None
+                name = f"{task}-{method}-seed{seed}"
+                with run_lock(work_dir), tracking(cfg.report_to, run_dir / "tensorboard", name):
+                    # a notebook beside this one may be training the same run
+                    stored = is_finished(work_dir, task_plan)
                     (hits if stored else misses).append(work_dir.name)
                     progress.run_started(task, method, seed, stored)
                     run_records = fine_tune_and_evaluate(task_plan, data, stage_data, method, seed, model_path,
@@ -177,5 +222,8 @@ def run_experiment(cfg: RunConfig, run_dir: str | Path, world=None) -> pd.DataFr
                     records += run_records
                 if cfg.export_predictions:
                     copy_predictions(work_dir, run_dir / "predictions" / method / f"seed{seed}")
+                if task_cfg.save_model and saved_model_dir(work_dir).is_dir():
+                    shutil.rmtree(run_dir / "models" / name, ignore_errors=True)
+                    shutil.copytree(saved_model_dir(work_dir), run_dir / "models" / name, copy_function=_link_or_copy)
     atomic_write_json(run_dir / "store.json", {"store": str(store), "hits": hits, "misses": misses})
     return pd.DataFrame(records)[COLUMNS]

@@ -3,10 +3,13 @@
 Device placement, mixed precision (bf16 autocast on CUDA) and several GPUs come from `accelerate`;
 gradient accumulation, a linear warmup/decay schedule, checkpoints that a rerun resumes from, and model
 selection on English dev only (the zero-shot protocol) are here. Methods plug in through the hooks of
-`xltlib.methods.spec.Perturbation`; the loop never asks which method it runs.
+`xltlib.methods.spec.Perturbation`; the loop never asks which method it runs. Inside a `tracking(...)` block,
+training loss and English-dev score also go to an experiment tracker (accelerate's: TensorBoard).
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import math
 import os
@@ -45,12 +48,36 @@ def step_seed(seed: int, epoch: int, batch_index: int) -> int:
     return (seed * 1_000_003 + epoch * 10_007 + batch_index) % (2**31 - 1)
 
 
-def make_accelerator(args: TrainArgs) -> Accelerator:
+@dataclass(frozen=True)
+class Tracking:
+    tracker: str  # an accelerate tracker name ("tensorboard")
+    log_dir: Path
+    run_name: str
+
+
+# The tracker of the training runs in progress: set by `tracking` around a run (the experiment knows the run folder
+# and name; the stages between it and this loop need not carry them).
+_TRACKING: contextvars.ContextVar[Tracking | None] = contextvars.ContextVar("xlt_tracking", default=None)
+
+
+@contextlib.contextmanager
+def tracking(tracker: str, log_dir: str | Path, run_name: str):
+    """Every `train` call inside the block logs its training loss and English-dev score to `tracker` (accelerate's
+    name; "none": nothing), under `log_dir/run_name[/<stage>]`."""
+    token = _TRACKING.set(Tracking(tracker, Path(log_dir), run_name) if tracker != "none" else None)
+    try:
+        yield
+    finally:
+        _TRACKING.reset(token)
+
+
+def make_accelerator(args: TrainArgs, tracker: Tracking | None = None) -> Accelerator:
     precision = args.mixed_precision
     if precision == "auto":
         precision = "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
+    logging = {"log_with": tracker.tracker, "project_dir": str(tracker.log_dir)} if tracker else {}
     return Accelerator(mixed_precision=precision, gradient_accumulation_steps=args.gradient_accumulation_steps,
-                       cpu=not torch.cuda.is_available())
+                       cpu=not torch.cuda.is_available(), **logging)
 
 
 def _optimizer(model, args: TrainArgs):
@@ -106,7 +133,11 @@ def train(model, train_examples: Sequence[dict], collate: Collate, args: TrainAr
     `xltlib.run.multitask`); the generator is reseeded at every epoch, as the default sampler's.
     """
     perturbation = perturbation or Perturbation()
-    accelerator = make_accelerator(args)
+    tracker = _TRACKING.get()
+    accelerator = make_accelerator(args, tracker)
+    if tracker:  # one tracker run per stage: <run name>/<stage>, e.g. xcopa-standard-seed1/0-siqa
+        stage = Path(checkpoint_dir).name.removeprefix("checkpoint-") if checkpoint_dir else ""
+        accelerator.init_trackers("/".join(filter(None, (tracker.run_name, stage))))
     torch.manual_seed(seed)
     sampler_generator = torch.Generator()
     if batch_sampler is None:
@@ -145,6 +176,8 @@ def train(model, train_examples: Sequence[dict], collate: Collate, args: TrainAr
         score = float(dev_score(accelerator.unwrap_model(model)))
         model.train()
         state["history"].append({"step": state["global_step"], "epoch": state["epoch"], "dev_score": score})
+        if tracker:
+            accelerator.log({"dev/score": score}, step=state["global_step"])
         best = state["best_score"]
         if best is None or score > best or (args.selection_ties == "latest" and score == best):
             state["best_score"], state["best_step"] = score, state["global_step"]
@@ -196,6 +229,8 @@ def train(model, train_examples: Sequence[dict], collate: Collate, args: TrainAr
             if state["global_step"] % eval_every == 0 or state["global_step"] == total_steps:
                 state["history"].append({"step": state["global_step"], "epoch": epoch,
                                          "loss": running_loss / max(logged, 1)})
+                if tracker:
+                    accelerator.log({"train/loss": state["history"][-1]["loss"]}, step=state["global_step"])
                 running_loss, logged = 0.0, 0
                 evaluate_dev()
             if state["global_step"] % args.save_steps == 0:
@@ -213,4 +248,6 @@ def train(model, train_examples: Sequence[dict], collate: Collate, args: TrainAr
         best = best_weights or torch.load(directory / "best.pt", map_location="cpu")
         unwrapped.load_state_dict(best)
     checkpoint()
+    if tracker:
+        accelerator.end_training()
     return TrainResult(state["global_step"], state["best_step"], state["best_score"], state["history"], resumed)

@@ -1,10 +1,12 @@
 """The checks of a run that need registries, in one step before any data or model loads: every task, method,
 attack, smoothing and stage named is known; every option resolves and is in range; every method and attack is
 defined for every task it would run on (refused naming both otherwise); the model name is one `from_pretrained`
-can take. `RunConfig` itself checks only types and ranges (it sits below the registries).
+can take; `data_files` name only tasks the run reads; the tracker `report_to` names is installed. `RunConfig`
+itself checks only types and ranges (it sits below the registries).
 """
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 
 from ..core.config import RunConfig
@@ -45,6 +47,7 @@ def plan(cfg: RunConfig) -> dict[str, TaskPlan]:
         registry = METHODS if field == "method_options" else TASKS
         _known(registry, getattr(cfg, field), field)
     check_model_name(cfg.model_name_or_path, cfg.world)
+    _check_tracker(cfg.report_to)
     out = {}
     for task in cfg.tasks:
         spec = TASKS[task]
@@ -84,4 +87,31 @@ def plan(cfg: RunConfig) -> dict[str, TaskPlan]:
                     raise ConfigError(f"stages[{task!r}]: task {name!r} is not fine-tuned ({TASKS[name].type}); "
                                       "a stage trains a fine-tuned task")
         out[task] = TaskPlan(spec, handler, task_cfg, stages, options, attacks, smoothing)
+    _check_data_files_used(cfg, out)
     return out
+
+
+def _check_data_files_used(cfg: RunConfig, plans: dict[str, TaskPlan]) -> None:
+    """A `data_files` entry for a task the run neither evaluates nor trains a stage on would be ignored without a
+    word (a misplaced or forgotten entry): refused, naming it."""
+    read = set(cfg.tasks) | {name for p in plans.values() for stage in p.stages for name in stage.tasks}
+    for task in cfg.data_files:
+        if task not in read:
+            raise ConfigError(f"data_files[{task!r}]: task {task!r} is not in this run (tasks: {', '.join(cfg.tasks)}"
+                              "; nor a stage of one), so these files would never be read; add the task to `tasks` "
+                              "or remove its data_files entry")
+
+
+# report_to -> the package its accelerate tracker imports (TensorBoard's writer is torch.utils.tensorboard's).
+TRACKER_PACKAGES = {"tensorboard": "tensorboard"}
+
+
+def _package_installed(name: str) -> bool:
+    return importlib.util.find_spec(name) is not None
+
+
+def _check_tracker(report_to: str) -> None:
+    package = TRACKER_PACKAGES.get(report_to)
+    if package and not _package_installed(package):
+        raise ConfigError(f"report_to: {report_to!r} needs the {package!r} package, which is not installed: "
+                          f"pip install 'xlt-companion[tracking]' (or pip install {package}), or set report_to: none")

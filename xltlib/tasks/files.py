@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import warnings
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -16,9 +17,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..core.config import SPLITS
-from ..core.errors import ConfigError, DataError
-from ..core.languages import check_languages
+from ..core.errors import ConfigError, DataError, XltError
+from ..core.languages import LANGUAGES, check_languages
 from ..core.paths import project_root
+from .hub import from_hub
 from .spec import TaskSpec
 
 Validate = Callable[[datasets.Dataset, str], datasets.Dataset]  # (rows, where they came from) -> checked rows
@@ -58,15 +60,29 @@ def load_split(spec: TaskSpec, split: str, lang: str, data_files: Mapping[str, M
     return validate(ds, where)
 
 
-def task_langs(spec: TaskSpec, world_langs=None, eval_langs=None) -> tuple[str, ...]:
+def task_langs(spec: TaskSpec, world_langs=None, eval_langs=None, strict: bool = True) -> tuple[str, ...]:
     """The languages to evaluate `spec` on: `eval_langs` if given, else every language of the task.
 
-    The task's languages are `world_langs` if given (the embedded world's), else the real `spec.langs`."""
+    The task's languages are `world_langs` if given (the embedded world's), else the real `spec.langs`. A language
+    the task does not have is an error when `strict` (the list was given for this task), else skipped with a warning
+    naming the task and the languages (one list for a run's every task: Tatoeba and BUCC have no English test set);
+    a code no registry knows is an error either way, and so is a list that leaves the task no language."""
     allowed = tuple(world_langs) if world_langs is not None else spec.langs
     if eval_langs is None:
         return allowed
     if isinstance(eval_langs, str):
         raise ConfigError(f"eval_langs must be a list of language codes, got the string {eval_langs!r}")
+    if not strict:
+        skipped = [code for code in eval_langs if code not in allowed and code in LANGUAGES]
+        if skipped and len(skipped) < len(eval_langs):
+            warnings.warn(f"eval_langs: task {spec.name!r} has no {', '.join(skipped)} (its languages: "
+                          f"{', '.join(allowed)}); evaluating it on the others. Give the task its own list with "
+                          f"task_overrides: {{{spec.name}: {{eval_langs: [...]}}}}", stacklevel=2)
+            eval_langs = [code for code in eval_langs if code not in skipped]
+        elif skipped:
+            raise ConfigError(f"eval_langs: task {spec.name!r} has none of {', '.join(skipped)} (its languages: "
+                              f"{', '.join(allowed)}); give it its own list with task_overrides: "
+                              f"{{{spec.name}: {{eval_langs: [...]}}}}")
     langs = check_languages(eval_langs, allowed, f"eval_langs for task {spec.name!r}")
     if not langs:
         raise ConfigError(f"eval_langs for task {spec.name!r} is empty; give at least one of: "
@@ -91,7 +107,9 @@ def local_path(spec: TaskSpec, split: str, lang: str, data_files) -> Path | None
     if not path:
         return None
     path = Path(path).expanduser()
-    # Relative to the project, not the working directory (papermill runs kernels inside notebooks/), 
+    # A parameter file's relative paths were made absolute against its folder when it was read
+    # (`xltlib.core.config.load_params_file`); what is still relative here came from a notebook or from Python, and
+    # is relative to the project, not to the working directory of a kernel that papermill may start elsewhere.
     return path if path.is_absolute() else project_root() / path
 
 
@@ -169,11 +187,15 @@ def _load_hub(spec: TaskSpec, split: str, lang: str) -> tuple[datasets.Dataset, 
     check_languages([lang], allowed, f"task {spec.name!r} split {split!r}")
     config = hub.config_for(lang)
     where = f"hub dataset {hub.path!r} config {config!r} split {hub.split!r}"
+    hint = f"give one in the hub schema by {key_path(spec, split, lang)}"
     try:
-        ds = datasets.load_dataset(hub.path, config, split=hub.split)
-    except Exception as e:  # offline, not cached, or renamed on the hub
-        raise DataError(f"could not load {where}: {type(e).__name__}: {e}; without network, give a local "
-                        f"copy in the hub schema by {key_path(spec, split, lang)}") from e
+        with from_hub(where, hint, data=True):  # offline, unreachable, or no such data set: one line saying so
+            ds = datasets.load_dataset(hub.path, config, split=hub.split)
+    except Exception as e:  # anything else (renamed config, broken cache): its first line, and the same way out
+        if isinstance(e, XltError):
+            raise
+        detail = (str(e).strip().splitlines() or [""])[0]
+        raise DataError(f"could not load {where}: {type(e).__name__}: {detail}; to use a local copy, {hint}") from e
     if prefix:
         ds = ds.filter(lambda i: i.startswith(prefix), input_columns="id")
         where += f" (ids starting {prefix!r})"
@@ -191,6 +213,7 @@ def squad_json(path: Path) -> datasets.Dataset | None:
         return None  # JSON lines, or broken: the generic reader reports it
     if not isinstance(top, dict) or "data" not in top:
         return None
+    check_squad_layout(path, top["data"])
     rows = []
     try:
         with_breaks = any("sentence_breaks" in p for a in top["data"] for p in a["paragraphs"])
@@ -202,10 +225,32 @@ def squad_json(path: Path) -> datasets.Dataset | None:
                                  "answers": qa["answers"]})
                     if with_breaks:
                         rows[-1]["sentence_breaks"] = paragraph.get("sentence_breaks")
-    except (KeyError, TypeError) as e:
+    except KeyError as e:
         raise DataError(f"{path}: not in SQuAD's layout (data > paragraphs > context, qas > id, question, "
-                        f"answers) at question {len(rows) + 1}: missing or malformed {e}") from e
+                        f"answers) at question {len(rows) + 1}: missing field {e}") from e
     return datasets.Dataset.from_list(rows) if rows else datasets.Dataset.from_dict({})
+
+
+def check_squad_layout(path: Path, articles) -> None:
+    """Each level of SQuAD's nesting is of its type: `data` a list of article objects, an article's `paragraphs` a
+    list of objects, a paragraph's `qas` a list of objects; a DataError names the file and the field otherwise
+    (a string where an object belongs, as a hand-made file may have, would be a TypeError deep in a loop)."""
+    def expect(value, kind, where: str, what: str):
+        if not isinstance(value, kind):
+            got = f"a {type(value).__name__} ({str(value)[:40]!r})" if value is not None else "null"
+            raise DataError(f"{path}: field {where} is {got}; expected {what} (SQuAD's layout: data > paragraphs > "
+                            "context, qas > id, question, answers)")
+        return value
+
+    for a, article in enumerate(expect(articles, list, "'data'", "a list of articles")):
+        expect(article, dict, f"data[{a}]", "an article object with 'paragraphs'")
+        for p, paragraph in enumerate(expect(article.get("paragraphs", []), list, f"data[{a}].paragraphs",
+                                             "a list of paragraph objects")):
+            expect(paragraph, dict, f"data[{a}].paragraphs[{p}]", "a paragraph object with 'context' and 'qas'")
+            for q, qa in enumerate(expect(paragraph.get("qas", []), list, f"data[{a}].paragraphs[{p}].qas",
+                                          "a list of question objects")):
+                expect(qa, dict, f"data[{a}].paragraphs[{p}].qas[{q}]",
+                       "a question object with 'id', 'question' and 'answers'")
 
 
 def column(ds: datasets.Dataset, name: str) -> list:

@@ -2,6 +2,8 @@
 
 Heads are chosen by task type (each handler names its transformers Auto class) and shared across languages, so
 the head trained on English is the one evaluated on every language. `InitFrom` says how a stage's model starts.
+A local model folder is checked before it loads (its config.json, a tokenizer that covers the model's vocabulary),
+and a model that cannot be fetched from the hub is one line saying why and how to point at a local copy.
 """
 from __future__ import annotations
 
@@ -9,9 +11,10 @@ import re
 from enum import Enum
 from pathlib import Path
 
-from ..core.errors import UnknownNameError
+from ..core.errors import ConfigError, UnknownNameError
 from ..core.registry import Registry
 from .handlers import handler_for
+from .hub import from_hub
 from .spec import TaskSpec
 
 
@@ -30,6 +33,13 @@ MODELS.register("bert-base-multilingual-cased", "google-bert/bert-base-multiling
 MODELS.register("embedded", "<the embedded world's pretrained encoder>")
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+LOCAL_MODEL_HINT = "set model_name_or_path: /path/to/folder (a model and tokenizer saved with save_pretrained)"
+# A tokenizer is refused when it has fewer tokens than this, or covers less than this share of the model's
+# vocabulary: a model folder saved without its tokenizer files loads a 5-token tokenizer (the special tokens) that
+# turns every word into the unknown token, and the run trains and reports chance without an error. Real tokenizers
+# differ from the model's `vocab_size` by a few added tokens or padding rows (a multiple of 8 or 64), far less.
+MIN_TOKENIZER_SIZE = 100
+MIN_VOCAB_COVERAGE = 0.5
 
 
 def check_model_name(name: str, world: str) -> None:
@@ -39,12 +49,54 @@ def check_model_name(name: str, world: str) -> None:
             raise UnknownNameError("model 'embedded' exists only in world 'embedded'; "
                                    f"for world {world!r} use one of: {', '.join(_real_names())}")
         return
-    if name in MODELS or Path(name).is_dir() or (_HUB_ID.match(name) and not Path(name).exists()):
+    if Path(name).is_dir():
+        check_model_dir(Path(name))
+        return
+    if name in MODELS or (_HUB_ID.match(name) and not Path(name).exists()):
         return
     raise UnknownNameError(
         f"unknown model {name!r}; use a registered model ({', '.join(MODELS.names())}), "
         "a local directory saved with save_pretrained, or a hub id such as 'org/name'"
     )
+
+
+def check_model_dir(directory: Path) -> None:
+    """A local model folder has the config.json that every load needs (transformers' own error when it is missing
+    comes from the tokenizer and names no path)."""
+    if (directory / "config.json").is_file():
+        return
+    present = sorted(p.name for p in directory.iterdir())
+    shown = ", ".join(present[:8]) + (f" and {len(present) - 8} more" if len(present) > 8 else "")
+    raise ConfigError(f"model folder {directory}: no config.json (the model's architecture and vocabulary size), "
+                      f"so it cannot be loaded; found {shown or 'nothing'}. Save the model with "
+                      "model.save_pretrained(folder) (config.json and the weights) and its tokenizer with "
+                      "tokenizer.save_pretrained(folder)")
+
+
+def check_tokenizer_vocabulary(tokenizer, path: str) -> None:
+    """Refuse a tokenizer that does not fit the model at `path`: one much smaller than the model's vocabulary
+    (`MIN_TOKENIZER_SIZE`, `MIN_VOCAB_COVERAGE`: the tokenizer files are missing or another model's), or one with
+    ids the model has no embedding for."""
+    import transformers
+
+    with from_hub(f"the model config of {path!r}", LOCAL_MODEL_HINT):
+        config = transformers.AutoConfig.from_pretrained(path)
+    vocab_size, size = getattr(config, "vocab_size", None), len(tokenizer)
+    if not vocab_size:
+        return
+    if size > vocab_size:
+        raise ConfigError(f"model {path}: its tokenizer has {size} tokens but the model's vocab_size is {vocab_size}, "
+                          f"so token ids {vocab_size} and above have no embedding; the tokenizer is another model's "
+                          "(save the model's own tokenizer with it, or resize the embeddings before saving)")
+    if size < MIN_TOKENIZER_SIZE or size < MIN_VOCAB_COVERAGE * vocab_size:
+        found = ""
+        if Path(path).is_dir():
+            files = sorted(p.name for p in Path(path).iterdir() if "token" in p.name or p.suffix in (".txt", ".model"))
+            found = f" (tokenizer files found: {', '.join(files) or 'none'})"
+        raise ConfigError(f"model {path}: its tokenizer has {size} tokens but the model's vocab_size is {vocab_size}"
+                          f"{found}: the tokenizer files are missing or not this model's, and almost every word would "
+                          "become the unknown token (a run would train and report chance). Save the tokenizer the "
+                          "model was trained with beside it: tokenizer.save_pretrained(folder)")
 
 
 def _real_names() -> list[str]:
@@ -61,9 +113,15 @@ def resolve_model_path(name: str, world=None) -> str:
 
 
 def load_tokenizer(path: str):
+    """The tokenizer at `path` (a folder or hub id), checked against the model's vocabulary size."""
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(path)
+    if Path(path).is_dir():
+        check_model_dir(Path(path))
+    with from_hub(f"the tokenizer of {path!r}", LOCAL_MODEL_HINT):
+        tokenizer = AutoTokenizer.from_pretrained(path)
+    check_tokenizer_vocabulary(tokenizer, path)
+    return tokenizer
 
 
 def load_model(path: str, spec: TaskSpec, init: InitFrom, seed: int):
@@ -79,9 +137,10 @@ def load_model(path: str, spec: TaskSpec, init: InitFrom, seed: int):
     auto = getattr(transformers, handler.auto_class)
     kwargs = handler.head_kwargs(spec)
     torch.manual_seed(seed)
-    if init is InitFrom.SCRATCH:
-        return auto.from_config(transformers.AutoConfig.from_pretrained(path, **kwargs))
-    return auto.from_pretrained(path, **kwargs)
+    with from_hub(f"model {path!r}", LOCAL_MODEL_HINT):
+        if init is InitFrom.SCRATCH:
+            return auto.from_config(transformers.AutoConfig.from_pretrained(path, **kwargs))
+        return auto.from_pretrained(path, **kwargs)
 
 
 def fresh_head_model(previous, spec: TaskSpec, seed: int):

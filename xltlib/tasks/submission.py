@@ -11,6 +11,8 @@ mapping question id -> answer text (xquad, mlqa, tydiqa; gold in SQuAD's json) o
 from __future__ import annotations
 
 import json
+import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -18,6 +20,7 @@ from typing import Callable
 from ..core.atomic import atomic_write_text
 from ..core.errors import DataError
 from ..core.registry import Registry
+from .files import check_squad_layout
 from .metrics import METRICS, bucc_f1, map_at_k, seqeval_scores
 from .spec import TaskSpec
 
@@ -114,9 +117,10 @@ def _squad_gold(path: Path) -> dict[str, list[str]]:
     articles = top.get("data") if isinstance(top, dict) else top
     if not isinstance(articles, list):
         raise DataError(f"{path}: not SQuAD json: expected {{'data': [articles]}} or a list of articles")
+    check_squad_layout(path, articles)
     gold, number = {}, 0
     for article in articles:
-        for paragraph in (article or {}).get("paragraphs", []):
+        for paragraph in article.get("paragraphs", []):
             context = paragraph.get("context")
             for qa in paragraph.get("qas", []):
                 number += 1
@@ -221,7 +225,29 @@ def _score_bucc(pred_path, gold_path, spec, lang):
     gold, preds = _bucc_pairs(gold_path), _bucc_pairs(pred_path)
     if not gold:
         raise DataError(f"{gold_path}: empty; nothing to score")
+    _warn_unknown_bucc_ids(pred_path, preds, gold_path, gold)
     return {k: 100 * v for k, v in bucc_f1(preds, gold).items()}
+
+
+def _id_prefix(sentence_id: str) -> str:
+    """An id without its number: `de-000012` -> `de-` (BUCC's ids start with the language)."""
+    return re.sub(r"\d+$", "", sentence_id)
+
+
+def _warn_unknown_bucc_ids(pred_path: Path, preds: list, gold_path: Path, gold: list) -> None:
+    """Warn when one side's predicted ids are all unknown to the gold pairs, in both number and prefix (`fr-...`
+    where gold has `de-...`): F1 is then 0 whatever the model did, and the usual cause is a file of another language
+    or ids renumbered on the way. Unknown ids of the gold's own prefix are normal: a mined pair may use sentences
+    that have no gold pair (a weak model's few pairs may all be such)."""
+    for side, name in ((0, "source"), (1, "target")):
+        gold_ids = {pair[side] for pair in gold}
+        gold_prefixes = {_id_prefix(i) for i in gold_ids}
+        unknown = [pair[side] for pair in preds if pair[side] not in gold_ids]
+        if preds and len(unknown) == len(preds) and not {_id_prefix(i) for i in unknown} & gold_prefixes:
+            warnings.warn(f"{pred_path}: {len(unknown)} of {len(preds)} predicted {name} ids match none of the gold "
+                          f"ids in {gold_path} (e.g. predicted {unknown[0]!r}, gold {gold[0][side]!r}), so F1 is 0: "
+                          "are these predictions for another language, or renumbered?", stacklevel=3)
+            return
 
 
 def _score_choices(pred_path, gold_path, spec, lang):

@@ -15,6 +15,7 @@ import os
 import random
 import shutil
 import time
+import warnings
 from dataclasses import asdict, dataclass, replace
 from functools import cached_property
 from pathlib import Path
@@ -139,22 +140,79 @@ def world_dir(preset: str | WorldPreset = "default") -> Path:
 
 
 def get_world(preset: str | WorldPreset = "default", rebuild: bool = False) -> World:
+    """The world of `preset`, built on first use and checked on every later one (`world_damage`): a cached world
+    that is damaged (world.json unreadable or another world's, a file it lists missing or of the wrong size) is
+    rebuilt, with a warning saying what was wrong. A rebuild is written beside the cache and swapped in, so the
+    folder holds a whole world (the old one or the new one) at every moment another process may look."""
     preset = PRESETS[preset] if isinstance(preset, str) else preset
     directory = world_dir(preset)
-    if rebuild and directory.exists():
-        shutil.rmtree(directory)
-    if not (directory / "world.json").is_file():
+    if rebuild or world_damage(preset, directory):
         directory.parent.mkdir(parents=True, exist_ok=True)
         # Notebooks run side by side (`xlt batch --jobs`) need the same world: one builds, the others wait for
         # it rather than build it again. The OS drops the lock if the builder dies.
         with open(directory.with_name(directory.name + ".lock"), "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            if not (directory / "world.json").is_file():
+            damage = "a rebuild was asked for" if rebuild else world_damage(preset, directory)
+            if damage:
                 from ..core.quiet import quiet_libraries
 
+                if directory.exists() and not rebuild:
+                    warnings.warn(f"embedded world cache {directory}: {damage}; rebuilding it", stacklevel=2)
                 quiet_libraries()
-                _build(preset, directory)
+                _replace_world(preset, directory)
     return World(preset, directory)
+
+
+def world_damage(preset: WorldPreset, directory: Path) -> str | None:
+    """What is wrong with the cached world in `directory`, in words, or None if it is whole: world.json parses and
+    is `preset`'s (its fingerprint), and every file its `files` list names exists with the size it was built
+    with (a world built before the list was written: the encoder and task files it serves are there)."""
+    manifest_path = directory / "world.json"
+    if not manifest_path.is_file():
+        return "not built yet" if not directory.exists() else "world.json is missing"
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        return f"world.json is not valid JSON ({e})"
+    if not isinstance(manifest, dict) or manifest.get("fingerprint") != fingerprint(preset):
+        found = manifest.get("fingerprint") if isinstance(manifest, dict) else None
+        return f"world.json has fingerprint {found!r}, expected {fingerprint(preset)!r}"
+    listed = manifest.get("files")
+    if not isinstance(listed, dict):  # built before the file list: the files a run reads
+        world = World(preset, directory)
+        needed = [world.encoder_dir / "config.json", world.encoder_dir / "model.safetensors"]
+        needed += [Path(p) for task in list(manifest.get("tasks", WORLD_TASKS)) + list(XTREME_WORLD_TASKS)
+                   for by_lang in world.data_files(task).values() for p in by_lang.values()]
+        missing = [p for p in needed if not p.is_file()]
+        return f"{missing[0].relative_to(directory)} is missing" if missing else None
+    for name, size in listed.items():
+        path = directory / name
+        if not path.is_file():
+            return f"{name} is missing"
+        if path.stat().st_size != size:
+            return f"{name} has {path.stat().st_size} bytes, expected {size} (truncated or overwritten)"
+    return None
+
+
+def _file_sizes(directory: Path) -> dict[str, int]:
+    """{path relative to `directory`: its size in bytes} of every file below it: the world's file list."""
+    return {str(p.relative_to(directory)): p.stat().st_size for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def _replace_world(preset: WorldPreset, directory: Path) -> None:
+    """Build the world, and put it in place of a damaged or stale one: the old folder is moved aside first (a
+    rename), so `_build`'s own rename lands, and deleted once the new world is in place."""
+    old = directory.with_name(directory.name + f".old-{os.getpid()}")
+    if directory.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(directory, old)
+    try:
+        _build(preset, directory)
+    except BaseException:
+        if old.exists() and not directory.exists():
+            os.replace(old, directory)  # a failed or interrupted build leaves the cache as it was
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -397,6 +455,7 @@ def _build(preset: WorldPreset, directory: Path) -> None:
                 "vocab_size": len(tokenizer), "pretrain_docs": counts, "mlm_final_loss": final_loss,
                 "alignment": alignment, "build_seconds": time.time() - started,
                 "tasks": list(WORLD_TASKS), "xnli_labels": list(XNLI_LABELS)}
+    manifest["files"] = _file_sizes(tmp)  # what `world_damage` checks a cached world against
     (tmp / "world.json").write_text(json.dumps(manifest, indent=1))
     if directory.exists():  # another process finished the same world first: keep theirs
         shutil.rmtree(tmp)
