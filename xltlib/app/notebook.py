@@ -33,13 +33,15 @@ def load_world(cfg: RunConfig, progress: ProgressLog | None = None):
     if cfg.world != "embedded":
         return None
     from ..world.build import get_world
+    from ..world.presets import PRESETS, with_seed
 
-    check_world_cache(cfg.world_preset)  # an unknown preset or an unwritable cache, before any build
-    if not world_is_built(cfg.world_preset):
-        print(build_notice(cfg.world_preset), flush=True)
+    check_world_cache(cfg.world_preset, seed=cfg.world_seed)  # an unknown preset or an unwritable cache, before any build
+    preset = with_seed(PRESETS[cfg.world_preset], cfg.world_seed)
+    if not world_is_built(preset):
+        print(build_notice(preset.name), flush=True)
         if progress is not None:
-            progress.write(build_notice(cfg.world_preset))
-    return get_world(cfg.world_preset)
+            progress.write(build_notice(preset.name))
+    return get_world(preset)
 
 
 def setup(namespace: dict, notebook: str) -> Session:

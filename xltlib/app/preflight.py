@@ -27,18 +27,19 @@ def check_writable_dir(path: Path, what: str) -> None:
         raise ConfigError(f"{path}: cannot write {what}: {existing} is read-only")
 
 
-def world_is_built(preset: str) -> bool:
+def world_is_built(preset) -> bool:
+    """Whether the world of `preset` (a name or a WorldPreset) is in the cache."""
     from ..world.build import world_dir
 
     return (world_dir(preset) / "world.json").is_file()
 
 
-def check_world_cache(preset: str, rebuild: bool = False) -> None:
+def check_world_cache(preset: str, rebuild: bool = False, seed: int | None = None) -> None:
     """A world to build needs a writable cache (outputs/world, or XLT_WORLD_CACHE); a built one is only read."""
-    from ..world.presets import PRESETS
+    from ..world.presets import PRESETS, with_seed
 
-    PRESETS[preset]  # an unknown preset is an error listing the known ones
-    if rebuild or not world_is_built(preset):
+    known = PRESETS[preset]  # an unknown preset is an error listing the known ones
+    if rebuild or not world_is_built(with_seed(known, seed)):
         where = "XLT_WORLD_CACHE" if os.environ.get("XLT_WORLD_CACHE") else "the world cache"
         check_writable_dir(world_cache_dir(), f"the embedded world's cache ({where}) to build world {preset!r}")
 

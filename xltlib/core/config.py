@@ -90,6 +90,9 @@ class RunConfig(TrainArgs):
     # What to run
     world: str = "embedded"  # "embedded" (the synthetic world, CPU) or "real" (hub data and models)
     world_preset: str = "default"  # embedded only: a preset of xltlib.world.presets
+    # Embedded only: build the preset's world from another generator seed (None: the preset's own). The acceptance
+    # checks are run over world seeds, so that a finding is a property of the generator, not of one random world.
+    world_seed: int | None = None
     tasks: tuple[str, ...] = ("xnli", "pawsx")
     eval_langs: tuple[str, ...] | None = None  # None: every language of the task in this world
     model_name_or_path: str = "embedded"  # a registered model, a hub id, or a local directory
@@ -207,6 +210,8 @@ REPORT_TO = ("none", "tensorboard")
 def _check_run_values(cfg: RunConfig) -> None:
     """Types and ranges only: names that a registry must know (tasks, methods, attacks, models, presets) are
     checked by `xltlib.run.plan.plan`, the layer that owns those registries, before any data or model loads."""
+    if cfg.world_seed is not None and cfg.world_seed < 0:
+        raise ConfigError(f"world_seed must be a non-negative integer or null, got {cfg.world_seed}")
     if cfg.world not in ("embedded", "real"):
         raise ConfigError(f"field 'world' must be 'embedded' or 'real', got {cfg.world!r}")
     if not cfg.tasks:

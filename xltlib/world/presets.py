@@ -2,7 +2,7 @@
 smoke-test world (same code, small corpus and budget) that the test suite builds in seconds."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..core.registry import Registry
 
@@ -53,6 +53,14 @@ class WorldPreset:
     n_train: int = 6000  # English training pairs per task
     n_dev: int = 500  # English dev pairs per task
     n_test: int = 1000  # test pairs per task and language (parallel across languages)
+
+
+def with_seed(preset: WorldPreset, seed: int | None) -> WorldPreset:
+    """`preset` built from generator seed `seed` (None or its own seed: unchanged), named apart so each seed's world
+    has its own cache folder (`default-seed1-<fingerprint>`)."""
+    if seed is None or seed == preset.seed:
+        return preset
+    return replace(preset, name=f"{preset.name}-seed{seed}", seed=seed)
 
 
 PRESETS: Registry[WorldPreset] = Registry("world preset")
