@@ -123,15 +123,18 @@ def test_heatmap_cells_are_points_and_a_second_metric_per_task_is_refused():
         plots.task_language_heatmap(pd.concat([summary, summary.assign(metric="f1")]), "standard")
 
 
-def test_distance_figure_has_one_panel_per_task_family():
+def test_distance_figure_has_one_panel_per_task_titled_with_its_family():
     rows = [_summary_rows(task, method, 0.5, 0.4, 0.6, lang=lang) for task in ("udpos", "panx", "tatoeba")
             for method in ("standard", "scratch") for lang in ("rlx", "vfx")]
-    fig = plots.by_distance_per_family(pd.DataFrame(rows), {"rlx": 1, "vfx": 4}, xtreme_report.task_family,
-                                       tasks=["xnli", "tatoeba", "udpos", "panx"])  # xnli has no rows: no panel
-    assert [ax.get_title() for ax in fig.axes] == ["retrieval", "structured prediction"]
-    assert len(fig.axes[1].get_legend().get_texts()) == 4  # 2 tasks x 2 methods
-    fig = plots.by_distance_per_family(pd.DataFrame(rows), {"rlx": 1, "vfx": 4}, xtreme_report.task_family, ncols=1)
-    assert [ax.get_title() for ax in fig.axes] == ["structured prediction", "retrieval"]  # one column, two rows
+    fig = plots.by_distance_per_task(pd.DataFrame(rows), {"rlx": 1, "vfx": 4}, xtreme_report.task_family,
+                                     tasks=["xnli", "tatoeba", "udpos", "panx"])  # xnli has no rows: no panel
+    assert [ax.get_title() for ax in fig.axes] == ["tatoeba (retrieval)", "udpos (structured prediction)",
+                                                   "panx (structured prediction)"]
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["standard", "scratch"]  # one, for the figure
+    fig = plots.by_distance_per_task(pd.DataFrame(rows), {"rlx": 1, "vfx": 4}, xtreme_report.task_family, ncols=1)
+    assert [ax.get_title() for ax in fig.axes] == ["udpos (structured prediction)", "panx (structured prediction)",
+                                                   "tatoeba (retrieval)"]  # one column, three rows
+    assert [round(ax.get_position().x0, 3) for ax in fig.axes] == [round(fig.axes[0].get_position().x0, 3)] * 3
 
 
 def test_describe_distance_does_not_call_a_seed_independent_score_significant():
