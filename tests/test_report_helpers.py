@@ -92,9 +92,9 @@ def test_gain_by_distance_names_its_task_when_it_has_one():
                           for task in ("xnli", "pawsx") for lang, rung in (("en", 0), ("rlx", 1))])
     rungs = {"en": 0, "rlx": 1}
     one = plots.gain_by_distance(gains[gains.task == "xnli"], rungs)
-    assert one.get_title() == "xnli: gain against language distance (95% CI over seeds)"
+    assert one.get_title() == "xnli: gain by distance (95% CI over seeds)"
     both = plots.gain_by_distance(gains, rungs)
-    assert both.get_title() == "gain against language distance (95% CI over seeds)"
+    assert both.get_title() == "gain by distance (95% CI over seeds)"
 
 
 def test_step_cost_bars():
@@ -168,6 +168,8 @@ def test_describe_gain_verdicts_is_notebook_02s_sentence_per_view():
     assert "accuracy under synonym" not in compare.describe_gain_verdicts(GAINS)  # default: clean and generalized
     wide = GAINS.assign(ci_low=GAINS.ci_low - 0.05, ci_high=GAINS.ci_high + 0.05)
     assert "could not have seen a 2-point effect" in compare.describe_gain_verdicts(wide)
+    huge = compare.describe_gain_verdicts(GAINS.assign(ci_low=-1.5, ci_high=1.5)).splitlines()[0]
+    assert "95% CI [-100.0, +100.0] (half-width 150.0)" in huge  # shown within the range; the width is the t-interval's
 
 
 def test_describe_gain_overview_names_only_the_significant_gains_and_states_the_half_widths():

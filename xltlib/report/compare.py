@@ -57,6 +57,12 @@ def interval_cell(mean, low=None, high=None, signed: bool = False) -> str:
     return text
 
 
+def gain_interval(low, high) -> str:
+    """A gain's interval (fractions) as sentences give it: `[-1.2, +3.4]` in points, clipped to -100..100."""
+    low, high = (100 * min(max(v, GAIN_BOUNDS[0]), GAIN_BOUNDS[1]) for v in (low, high))
+    return f"[{format_number(low, signed=True)}, {format_number(high, signed=True)}]"
+
+
 def interval_table(summary: pd.DataFrame, split: str = "test", index=("task", "method"), columns: str = "lang",
                    scale: float = 100.0, order=None, bounds=SCORE_BOUNDS, signed: bool = False) -> pd.DataFrame:
     """A readable table: `mean [low, high]` per cell in points (`scale`), the interval clipped to `bounds` (the
@@ -172,7 +178,7 @@ def describe_gains(gain_summary: pd.DataFrame, split: str = "test", what: str = 
             if pd.notna(a.ci_low):
                 half = (a.ci_high - a.ci_low) / 2
                 power = "" if half <= POWER_TARGET else f": too wide to see a {100 * POWER_TARGET:.0f}-point effect"
-                avg_text += (f", 95% CI [{100 * a.ci_low:+.1f}, {100 * a.ci_high:+.1f}], half-width "
+                avg_text += (f", 95% CI {gain_interval(a.ci_low, a.ci_high)}, half-width "
                              f"{100 * half:.1f} points{power})")
             else:
                 avg_text += ")"
@@ -195,7 +201,7 @@ def describe_contrast(records: pd.DataFrame, lang: str, reference: str, method: 
                                     "metric": metric, "seed": diff.index, "value": diff.values})).iloc[0]
         verdict = ("no interval (one seed)" if pd.isna(d.ci_low) else
                    "beyond seed noise" if d.ci_low > 0 or d.ci_high < 0 else "no significant difference")
-        interval = "" if pd.isna(d.ci_low) else f", 95% CI [{100 * d.ci_low:+.1f}, {100 * d.ci_high:+.1f}]"
+        interval = "" if pd.isna(d.ci_low) else f", 95% CI {gain_interval(d.ci_low, d.ci_high)}"
         lines.append(f"- **{task}**: gap over `{baseline}` {100 * by_lang[lang].mean():+.1f} points in `{lang}`, "
                      f"{100 * by_lang[reference].mean():+.1f} in `{reference}`; difference {100 * d['mean']:+.1f} "
                      f"points{interval}: {verdict}.")
@@ -264,7 +270,7 @@ def describe_gain_verdicts(gains: pd.DataFrame, views=None) -> str:
             half = (r.ci_high - r.ci_low) / 2
             if verdict != "beyond seed noise" and half > POWER_TARGET:
                 verdict += f", and the design could not have seen a {100 * POWER_TARGET:.0f}-point effect"
-            lines.append(head + f", 95% CI [{100 * r.ci_low:+.1f}, {100 * r.ci_high:+.1f}] (half-width "
+            lines.append(head + f", 95% CI {gain_interval(r.ci_low, r.ci_high)} (half-width "
                                 f"{100 * half:.1f}): {verdict}.")
     return "\n".join(lines)
 

@@ -20,6 +20,7 @@ from matplotlib.cm import ScalarMappable
 from matplotlib.colors import Normalize
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
+from matplotlib.ticker import MaxNLocator
 
 from .compare import GAIN_BOUNDS, SCORE_BOUNDS, beyond_noise, format_number, gain_rows, points
 
@@ -165,8 +166,8 @@ def bar_by_language(summary: pd.DataFrame, task: str, split: str = "test", langs
         if seeds is not None:
             for x, row in slots:
                 values = 100 * seeds[(seeds.lang == row.lang) & (seeds.method == method)].value.dropna()
-                ax.scatter(x + jitter.uniform(-0.2, 0.2, len(values)) * width, values, s=9, color="black",
-                           alpha=0.55, zorder=3, linewidths=0, label="one seed")
+                ax.scatter(x + jitter.uniform(-0.2, 0.2, len(values)) * width, values, s=14, color="black",
+                           edgecolors="white", linewidths=0.5, zorder=3, clip_on=False, label="one seed")
     if chance is not None:
         ax.axhline(100 * chance, color="grey", linestyle="--", linewidth=1, label="chance")
     ax.set(title=title or f"{task}: {split} {metric_label(metric)} per language (95% CI over seeds)",
@@ -220,6 +221,7 @@ def generalized_heatmap(summary: pd.DataFrame, task: str, method: str, langs=Non
     options.update(annot=labels.to_numpy(), fmt="", cbar=cbar, annot_kws={"fontsize": "small"})
     options.update(heatmap_kwargs)
     sns.heatmap(grid, ax=ax, **options)
+    ax.grid(False)  # the theme's grid would show through blank cells
     if gain:
         significant = (data.pivot_table(index="lang1", columns="lang2", values="significant", aggfunc="first")
                        .reindex(index=langs, columns=langs))
@@ -281,6 +283,7 @@ def task_language_heatmap(summary: pd.DataFrame, method: str, tasks=None, langs=
                    vmin=0, vmax=100, cbar_kws={"label": "score (points)"})
     options.update(heatmap_kwargs)
     sns.heatmap(grid.astype(float), ax=ax, **options)
+    ax.grid(False)  # the theme's grid would show through blank cells
     ax.set(title=f"{method}: {split} score per task and language (mean over seeds)", xlabel="language",
            ylabel="task")
     return ax
@@ -379,8 +382,9 @@ def gain_by_distance(gain_summary: pd.DataFrame, rungs: dict[str, int], split: s
     _distance_axis(ax, langs, rungs)
     baseline = _gain_baseline(methods)
     ax.set(ylabel=f"gain over {baseline} (points)" if baseline else "gain (points)",
-           title=title or (f"{tasks[0]}: " if len(tasks) == 1 else "")
-           + "gain against language distance (95% CI over seeds)")
+           title=title or (f"{tasks[0]}: " if len(tasks) == 1 else "") + "gain by distance (95% CI over seeds)")
+    low, high = ax.get_ylim()
+    ax.set_ylim(min(low, -1.0), max(high, 1.0))  # all-zero gains read as zero, not as noise around it
     handles, _ = ax.get_legend_handles_labels()
     _legend_outside(ax, handles + _significance_handles())
     return ax
@@ -457,6 +461,7 @@ def gain_forest(gains: pd.DataFrame, views=None, methods=None, tasks=None):
             ax.axhline(boundary - 0.5, color="0.85", linewidth=0.8)
         ax.axvline(0, color="black", linewidth=1)
         ax.set(title=view, xlim=(-limit, limit))
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4, symmetric=True))  # tick labels of panels never touch
     axes[0][0].set(yticks=range(len(labels)), ylim=(len(labels) - 0.5, -0.5),
                    yticklabels=[f"{_method_part(method)} · {task}" for method, task in labels])
     baseline = _gain_baseline(methods)
