@@ -216,7 +216,8 @@ def test_missing_cells_are_gaps_not_errors():
     assert [t.get_text() for t in panels[0].texts] == ["+2.0", "+1.0", "-0.5"]  # rlx-rlx blank
     assert [t.get_text() for t in panels[1].texts] == ["no results"]  # at has no pawsx rows
 
-    fig = plots.gain_forest(FOREST, compare.gain_views(["accuracy_under_pgd"]), methods=["at-standard", "free_at-standard"])
+    fig = plots.gain_forest(FOREST, compare.gain_views(["accuracy_under_pgd"]),
+                            methods=["at-standard", "free_at-standard"])
     assert len(fig.axes) == 3
     plots.gain_forest(FOREST.iloc[:0], compare.gain_views())  # nothing at all: an empty figure, no error
     fig = plots.by_distance_per_task(partial, RUNGS, task_family, tasks=["xnli", "udpos"])  # udpos: no rows

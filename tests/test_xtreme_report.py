@@ -88,6 +88,9 @@ def test_describe_benchmark_says_beyond_noise_only_when_the_gap_interval_exclude
     assert text[0].startswith("- **qa group**") and "30.0 (95% CI [25.0, 35.0])" in text[0]
     assert "+1.0 (95% CI [-2.0, +4.0]): no significant difference" in text[0]
     assert text[1].startswith("- **XTREME-R score") and "+12.0 (95% CI [+8.0, +16.0]): positive beyond seed noise" in text[1]
+    wide = xtreme_report.describe_benchmark(summary.assign(ci_low=-0.5, ci_high=1.5),
+                                            gains.assign(ci_low=-1.2, ci_high=1.4)).splitlines()[0]
+    assert "30.0 (95% CI [0.0, 100.0])" in wide and "+1.0 (95% CI [-100.0, +100.0])" in wide  # clipped to the range
 
 
 def test_benchmark_gap_over_the_control_is_paired_by_seed():

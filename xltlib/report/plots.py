@@ -460,8 +460,8 @@ def gain_forest(gains: pd.DataFrame, views=None, methods=None, tasks=None):
         for boundary in range(len(tasks), len(labels), len(tasks)):  # a line between methods
             ax.axhline(boundary - 0.5, color="0.85", linewidth=0.8)
         ax.axvline(0, color="black", linewidth=1)
-        ax.set(title=view, xlim=(-limit, limit))
-        ax.xaxis.set_major_locator(MaxNLocator(nbins=4, symmetric=True))  # tick labels of panels never touch
+        ticks = [t for t in MaxNLocator(nbins=4, symmetric=True).tick_values(-limit, limit) if abs(t) < 0.9 * limit]
+        ax.set(title=view, xlim=(-limit, limit), xticks=ticks)  # none at the edges: panels' labels never touch
     axes[0][0].set(yticks=range(len(labels)), ylim=(len(labels) - 0.5, -0.5),
                    yticklabels=[f"{_method_part(method)} · {task}" for method, task in labels])
     baseline = _gain_baseline(methods)
