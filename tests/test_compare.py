@@ -2,7 +2,8 @@
 import pandas as pd
 import pytest
 
-from xltlib.report.compare import describe_contrast, gain_summary, ladder_steps, world_acceptance
+from xltlib.report.compare import (acceptance_table, describe_contrast, format_number, gain_summary, gain_table,
+                                    interval_table, ladder_steps, world_acceptance)
 from xltlib.report.results import summarize
 
 RUNGS = {"en": 0, "near": 1, "far": 2, "farther": 3}
@@ -67,3 +68,43 @@ def test_contrast_of_two_languages_is_paired_by_seed():
     assert line == ("- **t**: gap over `scratch` +20.0 points in `far`, +30.0 in `near`; difference -10.0 points, "
                     "95% CI [-34.8, +14.8]: no significant difference.")
     assert describe_contrast(recs, "far", "missing") == ""
+
+
+# -- the tables the notebooks print -------------------------------------------------------------------------
+
+
+def summary_frame(rows) -> pd.DataFrame:
+    """[(task, lang, method, mean, ci_low, ci_high)] -> test-split rows shaped like `summarize`'s."""
+    frame = pd.DataFrame(rows, columns=["task", "lang", "method", "mean", "ci_low", "ci_high"])
+    return frame.assign(split="test", metric="accuracy", n=2, std=0.0)
+
+
+def test_interval_table_clips_to_the_metric_range_and_leaves_missing_cells_blank():
+    table = interval_table(summary_frame([("t", "en", "standard", 0.596, 0.103, 1.089),
+                                          ("t", "rlx", "standard", 0.02, -0.05, 0.09),
+                                          ("t", "en", "scratch", 0.5, None, None)]), order=["en", "rlx", "avg"])
+    assert table.loc[("t", "standard"), "en"] == "59.6 [10.3, 100.0]"  # not 108.9: no accuracy is above 100
+    assert table.loc[("t", "standard"), "rlx"] == "2.0 [0.0, 9.0]"
+    assert table.loc[("t", "scratch"), "en"] == "50.0"  # one seed: no interval
+    assert table.loc[("t", "scratch"), "rlx"] == ""  # no result: blank, not NaN
+    assert list(table.columns) == ["en", "rlx"]
+
+
+def test_gain_table_is_signed_clipped_at_100_and_never_prints_minus_zero():
+    gains = summary_frame([("t", "en", "standard-scratch", -0.0004, -1.2, 0.3),
+                           ("t", "rlx", "standard-scratch", 0.123, 0.05, 0.2)])
+    table = gain_table(gains)
+    assert table.loc[("t", "standard-scratch"), "en"] == "0.0 [-100.0, +30.0]"
+    assert table.loc[("t", "standard-scratch"), "rlx"] == "+12.3 [+5.0, +20.0]"
+    assert format_number(-0.04) == "0.0" and format_number(-0.06) == "-0.1" and format_number(None) == ""
+
+
+def test_acceptance_table_shows_points_with_one_decimal():
+    checks = acceptance({**SCRATCH, ("standard", "en"): [0.99, 0.98, 1.0], ("standard", "near"): [0.8, 0.75, 0.85],
+                         ("standard", "far"): [0.6, 0.6, 0.6], ("standard", "farther"): [0.5, 0.5, 0.5]})
+    table = acceptance_table(checks).set_index("check")
+    english = table.loc["English accuracy >= 85%", "value (points, 95% CI)"]
+    assert english == "99.0 [96.5, 100.0]"  # the t-interval's 101.5 clipped
+    assert table.loc["gap over scratch >= 10 points", "value (points, 95% CI)"] == "+30.0 [+17.6, +42.4]"
+    assert table.loc["accuracy falls along the ladder", "value (points, 95% CI)"] == "99.0 -> 80.0 -> 60.0 -> 50.0"
+    assert table.passed.all()

@@ -77,14 +77,14 @@ def generalized(values, method="at-standard"):
                          for (a, b), v in zip([(a, b) for a in langs for b in langs], values)])
 
 
-def test_a_centered_heatmap_has_a_symmetric_color_range():
-    ax = plots.generalized_heatmap(generalized([2.0, -1.0, 0.5, 0.0]), "xnli", "at-standard", center=0)
+def test_a_gain_heatmap_has_a_symmetric_color_range_in_points():
+    ax = plots.generalized_heatmap(generalized([0.02, -0.01, 0.005, 0.0]), "xnli", "at-standard", gain=True)
     norm = ax.collections[0].norm
     assert (norm.vmin, norm.vmax) == pytest.approx((-2.0, 2.0))
-    flat = plots.generalized_heatmap(generalized([0.0] * 4), "xnli", "at-standard", center=0)
+    flat = plots.generalized_heatmap(generalized([0.0] * 4), "xnli", "at-standard", gain=True)
     assert (flat.collections[0].norm.vmin, flat.collections[0].norm.vmax) == pytest.approx((-1.0, 1.0))
-    given = plots.generalized_heatmap(generalized([0.2, 0.4, 0.6, 0.8]), "xnli", "at-standard", vmin=0, vmax=1)
-    assert (given.collections[0].norm.vmin, given.collections[0].norm.vmax) == pytest.approx((0, 1))
+    given = plots.generalized_heatmap(generalized([0.2, 0.4, 0.6, 0.8]), "xnli", "at-standard", vmin=20, vmax=80)
+    assert (given.collections[0].norm.vmin, given.collections[0].norm.vmax) == pytest.approx((20, 80))
 
 
 def test_gain_by_distance_names_its_task_when_it_has_one():
@@ -92,9 +92,9 @@ def test_gain_by_distance_names_its_task_when_it_has_one():
                           for task in ("xnli", "pawsx") for lang, rung in (("en", 0), ("rlx", 1))])
     rungs = {"en": 0, "rlx": 1}
     one = plots.gain_by_distance(gains[gains.task == "xnli"], rungs)
-    assert one.get_title() == "xnli: gain against language distance (95% CI over seeds)"
+    assert one.get_title() == "xnli: gain by distance (95% CI over seeds)"
     both = plots.gain_by_distance(gains, rungs)
-    assert both.get_title() == "gain against language distance (95% CI over seeds)"
+    assert both.get_title() == "gain by distance (95% CI over seeds)"
 
 
 def test_step_cost_bars():
@@ -168,6 +168,41 @@ def test_describe_gain_verdicts_is_notebook_02s_sentence_per_view():
     assert "accuracy under synonym" not in compare.describe_gain_verdicts(GAINS)  # default: clean and generalized
     wide = GAINS.assign(ci_low=GAINS.ci_low - 0.05, ci_high=GAINS.ci_high + 0.05)
     assert "could not have seen a 2-point effect" in compare.describe_gain_verdicts(wide)
+    huge = compare.describe_gain_verdicts(GAINS.assign(ci_low=-1.5, ci_high=1.5)).splitlines()[0]
+    assert "95% CI [-100.0, +100.0] (half-width 150.0)" in huge  # shown within the range; the width is the t-interval's
+
+
+def test_describe_gain_overview_names_only_the_significant_gains_and_states_the_half_widths():
+    views = compare.gain_views(["accuracy_under_synonym"])
+    text = compare.describe_gain_overview(GAINS, views)
+    assert text.split("\n\n") == [
+        "**2 of 4** macro-average gains differ from the baseline beyond seed noise:",
+        "- clean accuracy: `rs_da-standard` on xnli +3.1 [+1.2, +5.0]; `at-standard` on xnli -2.0 [-3.0, -1.0] points.",
+        "Half-widths of the 95% intervals: 1.0 to 1.9 points (median 1.4); 0 of 3 are wider than 2 points, where a "
+        "2-point effect could go unseen. 1 has one seed and no interval.",
+    ]
+    none = compare.describe_gain_overview(GAINS.assign(ci_low=-0.5, ci_high=0.5), views)
+    assert none.startswith("**0 of 4** macro-average gains differ from the baseline beyond seed noise.\n\nHalf-")
+    assert "4 of 4 are wider than 2 points" in none
+    assert compare.describe_gain_overview(GAINS.iloc[:0], views) == "No gains to sum up."
+
+
+def test_describe_attack_rows_says_which_rows_each_score_used():
+    from xltlib.core.config import RunConfig
+
+    cfg = RunConfig(tasks=["xnli", "pawsx"], max_eval_samples=100, max_robustness_samples=30)
+    assert compare.describe_attack_rows(cfg) == (
+        "The attacks used the first 30 test rows of each language (`max_robustness_samples`), clean accuracy the "
+        "first 100 test rows (`max_eval_samples`): not the same rows.")
+    same = RunConfig(tasks=["xnli"], max_eval_samples=50, max_robustness_samples=None)
+    assert compare.describe_attack_rows(same) == (
+        "The attacks and clean accuracy used the same rows: the first 50 test rows of each language.")
+    mixed = RunConfig(tasks=["xnli", "pawsx"], max_robustness_samples=30,
+                      task_overrides={"pawsx": {"max_robustness_samples": None}})
+    assert compare.describe_attack_rows(mixed) == (
+        "xnli: the attacks used the first 30 test rows of each language (`max_robustness_samples`), clean accuracy "
+        "every test row (`max_eval_samples`): not the same rows. pawsx: the attacks and clean accuracy used the "
+        "same rows: every test row of each language.")
 
 
 def test_describe_step_costs():

@@ -88,6 +88,9 @@ def test_describe_benchmark_says_beyond_noise_only_when_the_gap_interval_exclude
     assert text[0].startswith("- **qa group**") and "30.0 (95% CI [25.0, 35.0])" in text[0]
     assert "+1.0 (95% CI [-2.0, +4.0]): no significant difference" in text[0]
     assert text[1].startswith("- **XTREME-R score") and "+12.0 (95% CI [+8.0, +16.0]): positive beyond seed noise" in text[1]
+    wide = xtreme_report.describe_benchmark(summary.assign(ci_low=-0.5, ci_high=1.5),
+                                            gains.assign(ci_low=-1.2, ci_high=1.4)).splitlines()[0]
+    assert "30.0 (95% CI [0.0, 100.0])" in wide and "+1.0 (95% CI [-100.0, +100.0])" in wide  # clipped to the range
 
 
 def test_benchmark_gap_over_the_control_is_paired_by_seed():
@@ -123,15 +126,18 @@ def test_heatmap_cells_are_points_and_a_second_metric_per_task_is_refused():
         plots.task_language_heatmap(pd.concat([summary, summary.assign(metric="f1")]), "standard")
 
 
-def test_distance_figure_has_one_panel_per_task_family():
+def test_distance_figure_has_one_panel_per_task_titled_with_its_family():
     rows = [_summary_rows(task, method, 0.5, 0.4, 0.6, lang=lang) for task in ("udpos", "panx", "tatoeba")
             for method in ("standard", "scratch") for lang in ("rlx", "vfx")]
-    fig = plots.by_distance_per_family(pd.DataFrame(rows), {"rlx": 1, "vfx": 4}, xtreme_report.task_family,
-                                       tasks=["xnli", "tatoeba", "udpos", "panx"])  # xnli has no rows: no panel
-    assert [ax.get_title() for ax in fig.axes] == ["retrieval", "structured prediction"]
-    assert len(fig.axes[1].get_legend().get_texts()) == 4  # 2 tasks x 2 methods
-    fig = plots.by_distance_per_family(pd.DataFrame(rows), {"rlx": 1, "vfx": 4}, xtreme_report.task_family, ncols=1)
-    assert [ax.get_title() for ax in fig.axes] == ["structured prediction", "retrieval"]  # one column, two rows
+    fig = plots.by_distance_per_task(pd.DataFrame(rows), {"rlx": 1, "vfx": 4}, xtreme_report.task_family,
+                                     tasks=["xnli", "tatoeba", "udpos", "panx"])  # xnli has no rows: no panel
+    assert [ax.get_title() for ax in fig.axes] == ["tatoeba (retrieval)", "udpos (structured prediction)",
+                                                   "panx (structured prediction)"]
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["standard", "scratch"]  # one, for the figure
+    fig = plots.by_distance_per_task(pd.DataFrame(rows), {"rlx": 1, "vfx": 4}, xtreme_report.task_family, ncols=1)
+    assert [ax.get_title() for ax in fig.axes] == ["udpos (structured prediction)", "panx (structured prediction)",
+                                                   "tatoeba (retrieval)"]  # one column, three rows
+    assert [round(ax.get_position().x0, 3) for ax in fig.axes] == [round(fig.axes[0].get_position().x0, 3)] * 3
 
 
 def test_describe_distance_does_not_call_a_seed_independent_score_significant():

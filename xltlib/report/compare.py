@@ -22,21 +22,65 @@ def paired_gain(records: pd.DataFrame, method: str, baseline: str) -> pd.DataFra
     return diff[["task", "lang", "method", "seed", "split", "metric", "value"]]
 
 
+SCORE_BOUNDS = (0.0, 1.0)  # a score (accuracy, F1, mAP) as a fraction
+GAIN_BOUNDS = (-1.0, 1.0)  # a difference of two scores
+
+
+def points(summary: pd.DataFrame, bounds=SCORE_BOUNDS, scale: float = 100.0) -> pd.DataFrame:
+    """`summarize` rows with mean and interval in points, the interval clipped to the metric's range (`bounds`,
+    in the metric's own units): a t-interval over two seeds can run past 100, which no score can."""
+    low, high = bounds
+    return summary.assign(mean=scale * summary["mean"], ci_low=scale * summary["ci_low"].clip(low, high),
+                          ci_high=scale * summary["ci_high"].clip(low, high))
+
+
+def beyond_noise(summary: pd.DataFrame) -> pd.Series:
+    """Per row of `summarize`: whether its 95% interval excludes zero (no interval, one seed: False)."""
+    return (summary["ci_low"] > 0) | (summary["ci_high"] < 0)
+
+
+def format_number(value, digits: int = 1, signed: bool = False) -> str:
+    """`value` rounded to `digits`, never "-0.0" (a negative that rounds to zero is zero); blank when missing."""
+    if value is None or pd.isna(value):
+        return ""
+    rounded = round(float(value), digits) + 0.0  # + 0.0 turns -0.0 into 0.0
+    return f"{rounded:{'+' if signed and rounded != 0 else ''}.{digits}f}"
+
+
+def interval_cell(mean, low=None, high=None, signed: bool = False) -> str:
+    """`mean [low, high]` (already in points); the mean alone without an interval; blank without a mean."""
+    if mean is None or pd.isna(mean):
+        return ""
+    text = format_number(mean, signed=signed)
+    if low is not None and high is not None and pd.notna(low) and pd.notna(high):
+        text += f" [{format_number(low, signed=signed)}, {format_number(high, signed=signed)}]"
+    return text
+
+
+def gain_interval(low, high) -> str:
+    """A gain's interval (fractions) as sentences give it: `[-1.2, +3.4]` in points, clipped to -100..100."""
+    low, high = (100 * min(max(v, GAIN_BOUNDS[0]), GAIN_BOUNDS[1]) for v in (low, high))
+    return f"[{format_number(low, signed=True)}, {format_number(high, signed=True)}]"
+
+
 def interval_table(summary: pd.DataFrame, split: str = "test", index=("task", "method"), columns: str = "lang",
-                   scale: float = 100.0, order=None) -> pd.DataFrame:
-    """A readable table: `mean [low, high]` per cell (scaled to points by default)."""
-    data = summary[summary.split == split].copy()
-
-    def cell(row):
-        if pd.isna(row.ci_low):
-            return f"{scale * row['mean']:.1f}"
-        return f"{scale * row['mean']:.1f} [{scale * row.ci_low:.1f}, {scale * row.ci_high:.1f}]"
-
-    data["cell"] = data.apply(cell, axis=1)
-    table = data.pivot_table(index=list(index), columns=columns, values="cell", aggfunc="first")
+                   scale: float = 100.0, order=None, bounds=SCORE_BOUNDS, signed: bool = False) -> pd.DataFrame:
+    """A readable table: `mean [low, high]` per cell in points (`scale`), the interval clipped to `bounds` (the
+    metric's range in its own units); a cell with no result is blank."""
+    data = points(summary[summary.split == split], bounds, scale)
+    data = data.assign(cell=[interval_cell(r["mean"], r.ci_low, r.ci_high, signed) for _, r in data.iterrows()])
+    table = data.pivot_table(index=list(index), columns=columns, values="cell", aggfunc="first", fill_value="")
     if order is not None:
         table = table[[c for c in order if c in table.columns]]
-    return table
+    table.columns.name = columns
+    return table.fillna("")
+
+
+def gain_table(gains: pd.DataFrame, split: str = "test", index=("task", "method"), columns: str = "lang",
+               order=None) -> pd.DataFrame:
+    """`interval_table` of paired gains (rows of `gain_summary`): signed points, intervals clipped to -100..100."""
+    return interval_table(gains, split=split, index=index, columns=columns, order=order, bounds=GAIN_BOUNDS,
+                          signed=True)
 
 
 def ladder_steps(records: pd.DataFrame, rungs: dict[str, int], method: str = "standard",
@@ -64,14 +108,15 @@ def world_acceptance(summary: pd.DataFrame, gain_summary: pd.DataFrame, rungs: d
     from-scratch control by >= `min_gap` (mean of the paired gain); accuracy falls with distance: the mean
     over a rung's languages never rises from one rung to the next beyond seed noise (no step's 95% interval,
     paired by seed, lies above zero). Two rungs at the chance floor differ by noise only, which a fixed
-    threshold would count as a rise."""
+    threshold would count as a rise. Values are fractions (`acceptance_table` shows them in points); `kind` says
+    which range each row's value lives in (a score, a gain, or the ladder's rung means written out)."""
     rows = []
     test = summary[(summary.split == "test") & (summary.method == "standard")]
     steps = ladder_steps(records, rungs)
     for task, group in test.groupby("task"):
         en = group[group.lang == "en"].iloc[0]
         rows.append({"check": "English accuracy >= %.0f%%" % (100 * min_english), "task": task, "lang": "en",
-                     "value": en["mean"], "ci_low": en.ci_low, "ci_high": en.ci_high,
+                     "value": en["mean"], "ci_low": en.ci_low, "ci_high": en.ci_high, "kind": "score",
                      "passed": bool(en["mean"] >= min_english)})
         gains = gain_summary[(gain_summary.task == task) & (gain_summary.split == "test")]
         for lang, rung in rungs.items():
@@ -82,16 +127,31 @@ def world_acceptance(summary: pd.DataFrame, gain_summary: pd.DataFrame, rungs: d
                 g = g.iloc[0]
                 rows.append({"check": "gap over scratch >= %.0f points" % (100 * min_gap), "task": task,
                              "lang": lang, "value": g["mean"], "ci_low": g.ci_low, "ci_high": g.ci_high,
-                             "passed": bool(g["mean"] >= min_gap)})
+                             "kind": "gain", "passed": bool(g["mean"] >= min_gap)})
         by_rung = (group[group.lang.isin(rungs)].assign(rung=lambda d: d.lang.map(rungs))
                    .groupby("rung")["mean"].mean().sort_index())
         task_steps = steps[steps.task == task]
         rises = task_steps[task_steps.ci_low > 0].lang.tolist()
         rows.append({"check": "accuracy falls along the ladder", "task": task, "lang": "rungs " + "-".join(
-            map(str, by_rung.index)), "value": " -> ".join(f"{v:.2f}" for v in by_rung)
+            map(str, by_rung.index)), "value": " -> ".join(format_number(100 * v) for v in by_rung)
             + (f" (rises beyond seed noise: {', '.join(rises)})" if rises else ""),
-            "ci_low": None, "ci_high": None, "passed": not rises})
+            "ci_low": None, "ci_high": None, "kind": "ladder", "passed": not rises})
     return pd.DataFrame(rows)
+
+
+def acceptance_table(acceptance: pd.DataFrame) -> pd.DataFrame:
+    """`world_acceptance`'s rows as a reader sees them: each value in points with its 95% interval, clipped to
+    the range of its kind (a score 0-100, a gain -100..100); the ladder row's rung means are already points."""
+    def shown(row) -> str:
+        if row.kind == "ladder":
+            return row.value
+        low, high = SCORE_BOUNDS if row.kind == "score" else GAIN_BOUNDS
+        clip = (lambda v: None if v is None or pd.isna(v) else 100 * min(max(v, low), high))
+        return interval_cell(100 * row.value, clip(row.ci_low), clip(row.ci_high), signed=row.kind == "gain")
+
+    return pd.DataFrame({"check": acceptance.check, "task": acceptance.task, "lang": acceptance.lang,
+                         "value (points, 95% CI)": [shown(r) for r in acceptance.itertuples()],
+                         "passed": acceptance.passed})
 
 
 def describe_gains(gain_summary: pd.DataFrame, split: str = "test", what: str = "the gain") -> str:
@@ -118,7 +178,7 @@ def describe_gains(gain_summary: pd.DataFrame, split: str = "test", what: str = 
             if pd.notna(a.ci_low):
                 half = (a.ci_high - a.ci_low) / 2
                 power = "" if half <= POWER_TARGET else f": too wide to see a {100 * POWER_TARGET:.0f}-point effect"
-                avg_text += (f", 95% CI [{100 * a.ci_low:+.1f}, {100 * a.ci_high:+.1f}], half-width "
+                avg_text += (f", 95% CI {gain_interval(a.ci_low, a.ci_high)}, half-width "
                              f"{100 * half:.1f} points{power})")
             else:
                 avg_text += ")"
@@ -141,7 +201,7 @@ def describe_contrast(records: pd.DataFrame, lang: str, reference: str, method: 
                                     "metric": metric, "seed": diff.index, "value": diff.values})).iloc[0]
         verdict = ("no interval (one seed)" if pd.isna(d.ci_low) else
                    "beyond seed noise" if d.ci_low > 0 or d.ci_high < 0 else "no significant difference")
-        interval = "" if pd.isna(d.ci_low) else f", 95% CI [{100 * d.ci_low:+.1f}, {100 * d.ci_high:+.1f}]"
+        interval = "" if pd.isna(d.ci_low) else f", 95% CI {gain_interval(d.ci_low, d.ci_high)}"
         lines.append(f"- **{task}**: gap over `{baseline}` {100 * by_lang[lang].mean():+.1f} points in `{lang}`, "
                      f"{100 * by_lang[reference].mean():+.1f} in `{reference}`; difference {100 * d['mean']:+.1f} "
                      f"points{interval}: {verdict}.")
@@ -210,9 +270,73 @@ def describe_gain_verdicts(gains: pd.DataFrame, views=None) -> str:
             half = (r.ci_high - r.ci_low) / 2
             if verdict != "beyond seed noise" and half > POWER_TARGET:
                 verdict += f", and the design could not have seen a {100 * POWER_TARGET:.0f}-point effect"
-            lines.append(head + f", 95% CI [{100 * r.ci_low:+.1f}, {100 * r.ci_high:+.1f}] (half-width "
+            lines.append(head + f", 95% CI {gain_interval(r.ci_low, r.ci_high)} (half-width "
                                 f"{100 * half:.1f}): {verdict}.")
     return "\n".join(lines)
+
+
+def gain_rows(gains: pd.DataFrame, views=None) -> pd.DataFrame:
+    """The macro-average gains (lang `"avg"`) of each view (`gain_views`) as rows with a `view` column (what the
+    view is called), in the views' order: what the forest plot and `describe_gain_overview` sum up."""
+    frames = [gains[(gains.split == split) & (gains.metric == metric) & (gains.lang == "avg")].assign(view=what)
+              for split, metric, what in (gain_views() if views is None else views)]
+    rows = pd.concat(frames, ignore_index=True) if frames else gains.iloc[:0].assign(view="")
+    return rows.reset_index(drop=True)
+
+
+def describe_gain_overview(gains: pd.DataFrame, views=None) -> str:
+    """A few lines beside the forest plot (`plots.gain_forest`): how many macro-average gains (`gain_rows`) differ
+    from the baseline beyond seed noise, those named with their intervals (one line per view), and the range of
+    the intervals' half-widths (`gain_summary`'s `half_width`) against the 2-point effect a comparison should
+    be able to see (`POWER_TARGET`)."""
+    rows = gain_rows(gains, views)
+    if rows.empty:
+        return "No gains to sum up."
+    found = points(rows[beyond_noise(rows)], GAIN_BOUNDS)
+    head = (f"**{len(found)} of {len(rows)}** macro-average gains differ from the baseline beyond seed noise"
+            + (":" if len(found) else "."))
+    named = "\n".join(f"- {view}: " + "; ".join(
+        f"`{r.method}` on {r.task} {interval_cell(r['mean'], r.ci_low, r.ci_high, signed=True)}"
+        for _, r in group.iterrows()) + " points." for view, group in found.groupby("view", sort=False))
+    half = ((rows.ci_high - rows.ci_low) / 2).dropna()  # gain_summary's half_width
+    if half.empty:
+        widths = "One seed: no intervals, so no difference can be told from seed noise."
+    else:
+        wide = int((half > POWER_TARGET).sum())
+        widths = (f"Half-widths of the 95% intervals: {format_number(100 * half.min())} to "
+                  f"{format_number(100 * half.max())} points (median {format_number(100 * half.median())}); "
+                  f"{wide} of {len(half)} are wider than {100 * POWER_TARGET:.0f} points, where a "
+                  f"{100 * POWER_TARGET:.0f}-point effect could go unseen."
+                  + _one_seed_note(len(rows) - len(half)))
+    return "\n\n".join(part for part in (head, named, widths) if part)  # blank lines: the list ends before
+
+
+def _one_seed_note(count: int) -> str:
+    return "" if not count else f" {count} {'has' if count == 1 else 'have'} one seed and no interval."
+
+
+def describe_attack_rows(cfg) -> str:
+    """Which test rows the clean scores and the attacks of a run used, from its config (a `RunConfig`, per-task
+    settings included): clean scores on the first `max_eval_samples` rows of each language's test set, the
+    attacks on the first `max_robustness_samples` of those, so a caption never claims the same rows when they
+    are not."""
+    def rows(n) -> str:
+        return "every test row" if n is None else f"the first {n} test rows"
+
+    phrases = {}
+    for task in cfg.tasks:
+        task_cfg = cfg.for_task(task)
+        clean, attacked = task_cfg.max_eval_samples, task_cfg.max_robustness_samples
+        if attacked is None or (clean is not None and attacked >= clean):
+            phrase = f"the attacks and clean accuracy used the same rows: {rows(clean)} of each language"
+        else:
+            phrase = (f"the attacks used {rows(attacked)} of each language (`max_robustness_samples`), clean "
+                      f"accuracy {rows(clean)} (`max_eval_samples`): not the same rows")
+        phrases.setdefault(phrase, []).append(task)
+    if len(phrases) == 1:
+        phrase = next(iter(phrases))
+        return phrase[0].upper() + phrase[1:] + "."
+    return " ".join(f"{', '.join(tasks)}: {phrase}." for phrase, tasks in phrases.items())
 
 
 def describe_step_costs(step_costs: pd.DataFrame) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .compare import GAIN_BOUNDS, SCORE_BOUNDS, format_number, points
 from .results import METRIC_COLUMNS, differs_beyond_noise
 from .scorer import score_tasks
 from ..tasks.catalogue import TASKS
@@ -60,10 +61,13 @@ def benchmark_records(run_dir, task_langs: dict, methods, seeds, xtreme_version:
 
 
 def _points(row, signed: bool = False) -> str:
-    sign = "+" if signed else ""
-    text = f"{100 * row['mean']:{sign}.1f}"
-    if pd.notna(row.ci_low):
-        text += f" (95% CI [{100 * row.ci_low:{sign}.1f}, {100 * row.ci_high:{sign}.1f}])"
+    """`mean (95% CI [low, high])` in points, the interval clipped to the range of a score (0-100) or a gap
+    (-100..100): a t-interval over two seeds can run past it."""
+    shown = points(pd.DataFrame([row]), GAIN_BOUNDS if signed else SCORE_BOUNDS).iloc[0]
+    text = format_number(shown["mean"], signed=signed)
+    if pd.notna(shown.ci_low):
+        low, high = (format_number(v, signed=signed) for v in (shown.ci_low, shown.ci_high))
+        text += f" (95% CI [{low}, {high}])"
     return text
 
 
