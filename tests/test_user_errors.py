@@ -309,3 +309,15 @@ def test_relative_data_files_in_a_params_file_resolve_against_its_folder(tmp_pat
     files = load_params_file("params/mine/run.yaml")["data_files"]["xnli"]["test"]
     assert files == {"de": str(folder / "data" / "test-de.jsonl"), "fr": str(absolute),
                      "el": str(tmp_path / "params" / "shared" / "test-el.jsonl")}
+
+
+def test_command_line_data_files_resolve_against_the_working_directory(tmp_path, monkeypatch):
+    """`-p data_files {...}` names paths as a shell does: relative to where the command runs, not the checkout."""
+    from xltlib.app.runner import plan_run
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "dev.jsonl").write_text("")
+    notebook = Path(__file__).resolve().parents[1] / "notebooks" / "01_zero_shot_baseline.ipynb"
+    plan = plan_run(notebook, None,
+                    {"data_files": {"xnli": {"validation": {"en": "dev.jsonl"}}}, "world_preset": "tiny"})
+    assert plan.params["data_files"]["xnli"]["validation"]["en"] == str(tmp_path / "dev.jsonl")

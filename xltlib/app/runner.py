@@ -26,7 +26,7 @@ import nbformat
 import yaml
 
 from ..core.atomic import atomic_write_json
-from ..core.config import load_params_file
+from ..core.config import load_params_file, resolve_data_files
 from ..core.errors import ConfigError, XltError
 from ..core.paths import outputs_dir, project_root
 from ..core.progress import PROGRESS_FILE, format_seconds
@@ -115,6 +115,8 @@ def plan_run(notebook_path, params_file=None, overrides: Mapping | None = None, 
     params_file = Path(params_file) if params_file is not None else None
     params = load_params_file(params_file) if params_file is not None else {}
     overrides = dict(overrides or {})
+    if "data_files" in overrides:  # paths on the command line are the working directory's, as a shell's are
+        overrides["data_files"] = resolve_data_files(overrides["data_files"], Path.cwd())
     if "output_dir" in params:
         raise ConfigError(
             f"{params_file}: sets 'output_dir', which the runner chooses (outputs/{notebook.stem}/<run name>/); "
