@@ -103,8 +103,31 @@ def test_acceptance_table_shows_points_with_one_decimal():
     checks = acceptance({**SCRATCH, ("standard", "en"): [0.99, 0.98, 1.0], ("standard", "near"): [0.8, 0.75, 0.85],
                          ("standard", "far"): [0.6, 0.6, 0.6], ("standard", "farther"): [0.5, 0.5, 0.5]})
     table = acceptance_table(checks).set_index("check")
-    english = table.loc["English accuracy >= 85%", "value (points, 95% CI)"]
+    english = table.loc["English accuracy >= 90%", "value (points, 95% CI)"]
     assert english == "99.0 [96.5, 100.0]"  # the t-interval's 101.5 clipped
-    assert table.loc["gap over scratch >= 10 points", "value (points, 95% CI)"] == "+30.0 [+17.6, +42.4]"
+    assert table.loc["gap over scratch >= 15 points", "value (points, 95% CI)"] == "+30.0 [+17.6, +42.4]"
     assert table.loc["accuracy falls along the ladder", "value (points, 95% CI)"] == "99.0 -> 80.0 -> 60.0 -> 50.0"
-    assert table.passed.all()
+    assert table.loc[["English accuracy >= 90%", "gap over scratch >= 15 points",
+                      "accuracy falls along the ladder"], "passed"].all()
+
+
+def test_acceptance_checks_the_hypothesis_only_control_and_the_seed_spread():
+    recs = records({**SCRATCH, ("standard", "en"): [0.95, 0.95, 0.95], ("standard", "near"): [0.8, 0.8, 0.8],
+                    ("standard", "far"): [0.6, 0.7, 0.5], ("standard", "farther"): [0.5, 0.5, 0.5],
+                    ("hypothesis_only", "en"): [0.9, 0.92, 0.91]})
+    checks = world_acceptance(summarize(recs), gain_summary(recs, "standard", "scratch"), RUNGS, recs,
+                              near_rungs=(1,), chance={"t": 0.5}).set_index("check")
+    control = checks.loc["hypothesis-only within 10 points of chance (50.0)"]
+    assert control.value == pytest.approx(0.91) and not control.passed  # a shortcut: 41 points over chance
+    spread = checks.loc["seed s.d. of the macro average <= 1.5 points"]
+    assert spread.value == pytest.approx(0.025) and not spread.passed  # far's 0.6/0.7/0.5 over four languages
+    assert acceptance_table(checks.reset_index()).set_index("check").loc[
+        "seed s.d. of the macro average <= 1.5 points", "value (points, 95% CI)"] == "2.5"
+
+
+def test_acceptance_without_the_control_or_scratch_leaves_those_checks_out():
+    recs = records({("standard", "en"): [0.95, 0.95], ("standard", "near"): [0.8, 0.8],
+                    ("standard", "far"): [0.6, 0.6], ("standard", "farther"): [0.5, 0.5]})
+    checks = world_acceptance(summarize(recs), None, RUNGS, recs, chance={"t": 0.5})
+    assert not checks.check.str.contains("scratch|hypothesis").any()
+    assert checks.check.str.startswith("English").sum() == 1

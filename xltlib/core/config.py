@@ -216,6 +216,8 @@ def _check_run_values(cfg: RunConfig) -> None:
         raise ConfigError(f"field 'world' must be 'embedded' or 'real', got {cfg.world!r}")
     if not cfg.tasks:
         raise ConfigError("field 'tasks' must name at least one task")
+    if not cfg.methods:
+        raise ConfigError("field 'methods' must name at least one method (e.g. [standard])")
     # data_files and task_overrides: their own checks below say what each entry must map.
     for name in ("method_options", "attacks", "smoothing"):
         for key, value in getattr(cfg, name).items():

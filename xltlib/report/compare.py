@@ -99,17 +99,20 @@ def ladder_steps(records: pd.DataFrame, rungs: dict[str, int], method: str = "st
     return summarize(pd.DataFrame(steps))
 
 
-def world_acceptance(summary: pd.DataFrame, gain_summary: pd.DataFrame, rungs: dict[str, int],
-                     records: pd.DataFrame, near_rungs=(1, 2), min_english: float = 0.85,
-                     min_gap: float = 0.10) -> pd.DataFrame:
-    """The embedded world's acceptance criteria, one row per check.
+def world_acceptance(summary: pd.DataFrame, gain_summary: pd.DataFrame | None, rungs: dict[str, int],
+                     records: pd.DataFrame, near_rungs=(1, 2), min_english: float = 0.90,
+                     min_gap: float = 0.15, chance: dict | None = None, max_from_chance: float = 0.10,
+                     max_seed_sd: float = 0.015) -> pd.DataFrame:
+    """The embedded world's acceptance criteria, one row per check (a check whose method did not run is left out).
 
     English test accuracy of each pair task >= `min_english`; each language on the near rungs beats the
-    from-scratch control by >= `min_gap` (mean of the paired gain); accuracy falls with distance: the mean
-    over a rung's languages never rises from one rung to the next beyond seed noise (no step's 95% interval,
-    paired by seed, lies above zero). Two rungs at the chance floor differ by noise only, which a fixed
-    threshold would count as a rise. Values are fractions (`acceptance_table` shows them in points); `kind` says
-    which range each row's value lives in (a score, a gain, or the ladder's rung means written out)."""
+    from-scratch control by >= `min_gap` (mean of the paired gain); the hypothesis-only control (sentence 2 alone)
+    within `max_from_chance` of chance (`chance`: {task: chance accuracy}) in English, where a shortcut is easiest
+    to learn; the standard deviation over fine-tuning seeds of the macro average <= `max_seed_sd`; and accuracy
+    falls with distance: the mean over a rung's languages never rises from one rung to the next beyond seed noise
+    (no step's 95% interval, paired by seed, lies above zero). Two rungs at the chance floor differ by noise only,
+    which a fixed threshold would count as a rise. Values are fractions (`acceptance_table` shows them in points);
+    `kind` says which range each row's value lives in (a score, a gain, a spread, or the ladder's rung means)."""
     rows = []
     test = summary[(summary.split == "test") & (summary.method == "standard")]
     steps = ladder_steps(records, rungs)
@@ -118,7 +121,8 @@ def world_acceptance(summary: pd.DataFrame, gain_summary: pd.DataFrame, rungs: d
         rows.append({"check": "English accuracy >= %.0f%%" % (100 * min_english), "task": task, "lang": "en",
                      "value": en["mean"], "ci_low": en.ci_low, "ci_high": en.ci_high, "kind": "score",
                      "passed": bool(en["mean"] >= min_english)})
-        gains = gain_summary[(gain_summary.task == task) & (gain_summary.split == "test")]
+        gains = (gain_summary[(gain_summary.task == task) & (gain_summary.split == "test")]
+                 if gain_summary is not None else pd.DataFrame(columns=["lang"]))
         for lang, rung in rungs.items():
             if rung in near_rungs:
                 g = gains[gains.lang == lang]
@@ -128,6 +132,20 @@ def world_acceptance(summary: pd.DataFrame, gain_summary: pd.DataFrame, rungs: d
                 rows.append({"check": "gap over scratch >= %.0f points" % (100 * min_gap), "task": task,
                              "lang": lang, "value": g["mean"], "ci_low": g.ci_low, "ci_high": g.ci_high,
                              "kind": "gain", "passed": bool(g["mean"] >= min_gap)})
+        control = summary[(summary.split == "test") & (summary.method == "hypothesis_only")
+                          & (summary.task == task) & (summary.lang == "en")]
+        if chance and task in chance and not control.empty:
+            c = control.iloc[0]
+            rows.append({"check": "hypothesis-only within %.0f points of chance (%.1f)"
+                         % (100 * max_from_chance, 100 * chance[task]), "task": task, "lang": "en",
+                         "value": c["mean"], "ci_low": c.ci_low, "ci_high": c.ci_high, "kind": "score",
+                         "passed": bool(abs(c["mean"] - chance[task]) <= max_from_chance)})
+        macro = records[(records.task == task) & (records.method == "standard") & (records.split == "test")
+                        & (records.metric == "accuracy") & records.lang.isin(rungs)].groupby("seed")["value"].mean()
+        if len(macro) >= 2:
+            rows.append({"check": "seed s.d. of the macro average <= %.1f points" % (100 * max_seed_sd),
+                         "task": task, "lang": "avg", "value": float(macro.std(ddof=1)), "ci_low": None,
+                         "ci_high": None, "kind": "spread", "passed": bool(macro.std(ddof=1) <= max_seed_sd)})
         by_rung = (group[group.lang.isin(rungs)].assign(rung=lambda d: d.lang.map(rungs))
                    .groupby("rung")["mean"].mean().sort_index())
         task_steps = steps[steps.task == task]
@@ -145,6 +163,8 @@ def acceptance_table(acceptance: pd.DataFrame) -> pd.DataFrame:
     def shown(row) -> str:
         if row.kind == "ladder":
             return row.value
+        if row.kind == "spread":
+            return format_number(100 * row.value)
         low, high = SCORE_BOUNDS if row.kind == "score" else GAIN_BOUNDS
         clip = (lambda v: None if v is None or pd.isna(v) else 100 * min(max(v, low), high))
         return interval_cell(100 * row.value, clip(row.ci_low), clip(row.ci_high), signed=row.kind == "gain")
