@@ -184,3 +184,20 @@ def test_environment_manifest_outside_git_has_no_commit(tmp_path, monkeypatch):
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
     m = environment_manifest()
     assert m["git_commit"] is None and m["git_dirty"] is None
+
+
+def test_saving_the_same_run_again_leaves_its_files_byte_identical(tmp_path):
+    """A notebook reopened on a finished run saves the same metrics: the files, and the environment they record,
+    are not rewritten; different metrics are."""
+    import os
+
+    from xltlib.report.results import save_run
+
+    records = [{"task": "xnli", "lang": "en", "method": "standard", "seed": 1, "split": "test",
+                "metric": "accuracy", "value": 0.5}]
+    save_run(tmp_path, {"seeds": [1]}, records)
+    before = {p.name: (p.read_bytes(), os.stat(p).st_mtime_ns) for p in tmp_path.iterdir()}
+    save_run(tmp_path, {"seeds": [1]}, records)
+    assert {p.name: (p.read_bytes(), os.stat(p).st_mtime_ns) for p in tmp_path.iterdir()} == before
+    save_run(tmp_path, {"seeds": [1]}, [{**records[0], "value": 0.6}])
+    assert (tmp_path / "metrics.csv").read_bytes() != before["metrics.csv"][0]

@@ -5,6 +5,8 @@ that dies mid-write leaves the previous file whole. `summarize` is the one place
 """
 from __future__ import annotations
 
+import json
+
 import glob
 import math
 import os
@@ -45,8 +47,22 @@ def save_run(run_dir: str | Path, config, records) -> None:
     if hasattr(config, "to_dict"):
         config = config.to_dict()
     df = _metrics_frame(records, source=str(run_dir / "metrics.csv"))  # check before writing anything
+    text = df.to_csv(index=False)
+    if _same_finished_run(run_dir, config, text):  # e.g. a notebook opened interactively on a finished run
+        return
     atomic_write_json(run_dir / "config.json", {"config": config, "environment": environment_manifest()})
-    atomic_write_text(run_dir / "metrics.csv", df.to_csv(index=False))
+    atomic_write_text(run_dir / "metrics.csv", text)
+
+
+def _same_finished_run(run_dir: Path, config: dict, metrics_text: str) -> bool:
+    """Whether `run_dir` already holds these metrics from this config: then its files (and the environment they
+    record) stay as they are, byte for byte."""
+    try:
+        same_metrics = (run_dir / "metrics.csv").read_text() == metrics_text
+        stored = json.loads((run_dir / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return same_metrics and isinstance(stored, dict) and stored.get("config") == json.loads(json.dumps(config))
 
 
 def run_dir_for(notebook_stem: str, output_dir: str | Path | None) -> Path:
