@@ -270,7 +270,7 @@ def test_valid_notebook_like_configs_plan(nothing_loads, monkeypatch, params):
         assert set(task_plan.attacks) == set(expected_attacks)
         for name, options in expected_attacks.items():  # resolved: the defaults filled in, the given ones kept
             assert options.items() <= task_plan.attacks[name].items()
-    monkeypatch.setattr(build, "get_world", lambda preset: f"the {preset} world")  # a stand-in: nothing is built
+    monkeypatch.setattr(build, "get_world", lambda preset: f"the {preset.name} world")  # a stand-in: nothing is built
     session = setup(dict(params), "test_plan")  # the notebooks' setup plans it too, then opens the world
     assert session.cfg == cfg and session.world == "the default world"
 
@@ -292,3 +292,16 @@ def test_the_guard_catches_a_run_that_gets_past_the_plan(nothing_loads, tmp_path
     plan(cfg)
     with pytest.raises(Loaded):
         experiment.run_experiment(cfg, tmp_path / "run", world=None)
+
+
+def test_world_seed_names_its_own_world(nothing_loads, monkeypatch):
+    """`world_seed` builds the preset from another generator seed, cached apart from the preset's own world."""
+    import xltlib.world.build as build
+
+    monkeypatch.setattr(build, "get_world", lambda preset: preset)  # a stand-in: nothing is built
+    own = setup({"world_preset": "tiny"}, "test_plan").world
+    seeded = setup({"world_preset": "tiny", "world_seed": 2}, "test_plan").world
+    assert (own.name, own.seed) == ("tiny", 0) and (seeded.name, seeded.seed) == ("tiny-seed2", 2)
+    assert build.world_dir(own) != build.world_dir(seeded)
+    with pytest.raises(ConfigError, match="world_seed must be a non-negative integer"):
+        RunConfig(world_seed=-1)
