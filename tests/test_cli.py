@@ -12,7 +12,6 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from xltlib.app import cli
@@ -21,19 +20,14 @@ from xltlib.app.runner import parse_overrides, plan_run
 from xltlib.core.config import load_params_file
 from xltlib.core.errors import ConfigError
 
+from test_runner import write_notebook
+
 REPO = Path(__file__).resolve().parent.parent
 
 
 def make_notebook(root: Path, stem: str, parameters: str) -> Path:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "Python 3"}
-    nb.metadata["language_info"] = {"name": "python"}
-    nb.cells = [nbformat.v4.new_code_cell(parameters, metadata={"tags": ["parameters"]}),
-                nbformat.v4.new_code_cell("print(learning_rate)")]
-    path = root / "notebooks" / f"{stem}.ipynb"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nbformat.write(nb, path)
-    return path
+    return write_notebook(root / "notebooks" / f"{stem}.ipynb",
+                          [(parameters, ["parameters"]), ("print(learning_rate)", [])])
 
 
 @pytest.fixture
