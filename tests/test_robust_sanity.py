@@ -48,3 +48,22 @@ def test_rs_da_keeps_more_accuracy_under_the_synonym_attack(tmp_path):
     drop = clean - attacked
     assert attacked["rs_da"] > attacked["standard"] + 0.05, attacked.to_dict()
     assert drop["rs_da"] < drop["standard"], drop.to_dict()
+
+
+def test_adversarial_training_at_the_attack_radius_keeps_more_under_pgd_at_that_radius(tmp_path):
+    """Issue 11's form of the check: training and attack at the same radius (0.6 of the mean embedding norm), three
+    ascent steps each, adversarial training starting after 100 plain steps (the literature's warm-up; from the first
+    step it keeps the model at chance), ties in dev selection broken towards the later checkpoint. Measured: under
+    PGD, `at` 97-98% on each seed against 85-91% for `standard`, both 99% clean."""
+    records = tiny_run(tmp_path, tasks=["pawsx"], methods=["standard", "at"], learning_rate=1e-3,
+                       num_train_epochs=16.0, selection_ties="latest",
+                       method_options={"at": {"epsilon": 0.6, "steps": 3, "start_step": 100}},
+                       attacks={"pgd": {"epsilon": 0.6, "steps": 3}})
+    clean, attacked = english_test(records, "accuracy"), english_test(records, "accuracy_under_pgd")
+    assert clean["standard"] >= 0.9 and clean["at"] >= 0.9, clean.to_dict()
+    assert attacked["standard"] < clean["standard"] - 0.05, attacked.to_dict()  # the attack bites
+    per_seed = records[(records.lang == "en") & (records.metric == "accuracy_under_pgd")].pivot_table(
+        index="seed", columns="method", values="value")
+    assert (per_seed["at"] > per_seed["standard"]).all(), per_seed.to_dict()  # paired: on every seed
+    assert attacked["at"] > attacked["standard"] + 0.05, attacked.to_dict()
+
