@@ -1,6 +1,6 @@
-"""Notebook 01 runs to its end with any methods a user may ask for: without the from-scratch control (no gap table,
-no acceptance checks that need it) and without `standard` (no acceptance at all); an empty list is refused before
-a kernel starts."""
+"""Notebook 01 runs to its end with any methods a user may ask for: here without `standard` and without the
+from-scratch control at once (no gap table, no acceptance checks: both used to crash a later cell; acceptance
+without the control is tested on records in test_compare.py); an empty list is refused before a kernel starts."""
 import json
 from pathlib import Path
 
@@ -15,8 +15,8 @@ SMOKE = {"world_preset": "tiny", "seeds": [1], "num_train_epochs": 1.0, "learnin
          "max_eval_samples": 30, "max_generalized_samples": 10, "tasks": ["pawsx"]}
 
 
-@pytest.mark.parametrize("methods", [["standard"], ["scratch"]])
-def test_notebook_01_runs_without_the_control_or_the_standard_model(tmp_path, methods):
+def test_notebook_01_runs_without_the_control_or_the_standard_model(tmp_path):
+    methods = ["scratch"]
     out = tmp_path / "run.ipynb"
     papermill.execute_notebook(str(NOTEBOOK), str(out), parameters={**SMOKE, "methods": methods,
                                                                     "output_dir": str(tmp_path / "run")},
