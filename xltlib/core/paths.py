@@ -11,7 +11,7 @@ def project_root() -> Path:
     XLT_PROJECT_ROOT overrides both, for tests that run the library against a scratch tree."""
     if os.environ.get("XLT_PROJECT_ROOT"):
         return Path(os.environ["XLT_PROJECT_ROOT"]).resolve()
-    here = Path(__file__).resolve().parent.parent
+    here = Path(__file__).resolve().parents[2]  # xltlib/core/paths.py -> the checkout
     if (here / "pyproject.toml").is_file() and (here / "notebooks").is_dir():
         return here
     return Path.cwd().resolve()
