@@ -13,7 +13,7 @@ from .caches import use_project_caches
 
 use_project_caches()  # before anything below imports matplotlib, IPython or the Hugging Face libraries
 
-from ..core.errors import XltError  # noqa: E402
+from ..core.errors import ConfigError, XltError  # noqa: E402
 from ..report.scorer import add_score_command  # noqa: E402
 
 DESCRIPTION = (
@@ -52,6 +52,16 @@ def _version() -> str:
         return __version__
 
 
+# `xlt batch` options for --executor slurm, each also a --cluster-config key (without the dashes).
+CLUSTER_FLAGS = [
+    ("--partition", str, "NAME", "SLURM partition (default: the cluster's default)"),
+    ("--gpus-per-job", int, "N", "GPUs per job (default 0)"),
+    ("--time", int, "MINUTES", "time limit per job, in minutes (default 240)"),
+    ("--mem", float, "GB", "memory per job, in GB (default: the partition's)"),
+    ("--array-parallelism", int, "N", "jobs of the array running at once (default: as many as SLURM allows)"),
+]
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="xlt", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
@@ -70,7 +80,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="run even if an identical finished run exists")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("batch", help="run params files / params directories (one at a time, or --jobs N)")
+    p = sub.add_parser("batch", help="run params files / params directories (one at a time, --jobs N side by "
+                                      "side, or each as a SLURM job with --executor slurm)")
     p.add_argument("paths", nargs="+", metavar="PATH",
                    help="params files or params/<stem>/ directories (notebooks with --defaults)")
     p.add_argument("--force", action="store_true", help="rerun finished runs too")
@@ -78,8 +89,19 @@ def _parser() -> argparse.ArgumentParser:
                    help="also run params files with `world: real` (hub models and data; meant for a GPU)")
     p.add_argument("--defaults", action="store_true",
                    help="PATHs are notebooks or notebook directories, each run with its defaults")
-    p.add_argument("--jobs", type=int, default=1, metavar="N",
+    p.add_argument("--jobs", type=int, metavar="N",
                    help="runs at a time, each in its own process (default 1; one per CPU core at most)")
+    p.add_argument("--executor", choices=("local", "slurm"), default="local",
+                   help="local: run here (default); slurm: each run a SLURM job, through submitit")
+    cluster = p.add_argument_group("--executor slurm", "what each job asks for (flags win over --cluster-config)")
+    for flag, kind, metavar, text in CLUSTER_FLAGS:
+        cluster.add_argument(flag, type=kind, metavar=metavar, help=text)
+    cluster.add_argument("--cluster-config", metavar="FILE.yaml",
+                         help="YAML file with the same keys (partition, gpus_per_job, time, mem, array_parallelism) "
+                              "and `sbatch:`, a mapping of any other sbatch option (account, qos, ...)")
+    cluster.add_argument("--submitit-folder", metavar="DIR",
+                         help="submitit's job files and logs, on a filesystem the nodes share "
+                              "(default: outputs/submitit/)")
     p.set_defaults(func=cmd_batch)
 
     p = sub.add_parser("world", help="build (or load) the embedded world and describe it")
@@ -128,10 +150,29 @@ def cmd_batch(args) -> int:
     from .progress import print_line
     from .runner import batch, format_outcomes
 
-    outcomes = batch(args.paths, force=args.force, defaults=args.defaults, jobs=args.jobs, real=args.real,
-                     echo=print_line)
+    outcomes = batch(args.paths, force=args.force, defaults=args.defaults,
+                     jobs=args.jobs if args.jobs is not None else 1, real=args.real, echo=print_line,
+                     executor=_batch_executor(args))
     print(format_outcomes(outcomes))
     return 0 if all(o.ok for o in outcomes) else 1
+
+
+def _batch_executor(args):
+    """None for --executor local; for slurm, the submitit executor built from the options (checked first)."""
+    names = [flag.lstrip("-").replace("-", "_") for flag, *_ in CLUSTER_FLAGS]
+    given = [f"--{name.replace('_', '-')}" for name in names + ["cluster_config", "submitit_folder"]
+             if getattr(args, name) is not None]
+    if args.executor == "local":
+        if given:
+            raise ConfigError(f"{given[0]} is an option of --executor slurm (this batch runs with --executor local)")
+        return None
+    if args.jobs is not None:
+        raise ConfigError("--jobs is for --executor local; with --executor slurm, --array-parallelism says how many "
+                          "jobs run at once")
+    from .cluster import SubmititExecutor, cluster_options
+
+    options = cluster_options(args.cluster_config, **{name: getattr(args, name) for name in names})
+    return SubmititExecutor(options, args.submitit_folder)
 
 
 def cmd_world(args) -> int:

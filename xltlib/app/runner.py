@@ -5,7 +5,9 @@ run works in <run dir>/.attempt/ and replaces the finished run's files only when
 every file of the finished run as it was, and keeps what it wrote beside them under `.failed` names
 (<stem>.failed.ipynb, run.failed.json, metrics.failed.csv, predictions.failed/). A failed first run keeps its
 notebook as <stem>.failed.ipynb. Entries of the run directory that a run does not write are never deleted.
-While a notebook runs, `echo` receives its progress (`xltlib.app.progress`).
+While a notebook runs, `echo` receives its progress (`xltlib.app.progress`). A batch runs in this process (or
+`jobs` processes side by side), or through a `RunExecutor` elsewhere (`xltlib.app.cluster`: SLURM jobs), where each
+run is the same `execute_plan` call, so the same guarantees hold.
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Iterable, Iterator, Mapping, Protocol
 
 import nbformat
 import yaml
@@ -243,30 +245,17 @@ def execute_plan(plan: RunPlan, force: bool = False, echo=None) -> RunOutcome:
             os.environ.setdefault(var, value)
         partial = attempt / f"{stem}.partial.ipynb"
         started, t0 = _now(), time.monotonic()
-        record = {
-            "status": "running",  # replaced below; never written in this state
-            "key": plan.key,
-            "notebook": _display_path(plan.notebook),
-            "params_file": _display_path(plan.params_file) if plan.params_file else None,
-            "params": plan.params,
-            "started": started,
-        }
+        record = {"status": "running", **_run_record(plan), "started": started}  # never written as running
         if echo is not None:
-            source = _display_path(plan.params_file) if plan.params_file else "defaults"
-            echo(f"[{label}] started ({source}) in {_display_path(run_dir)}")
+            source = display_path(plan.params_file) if plan.params_file else "defaults"
+            echo(f"[{label}] started ({source}) in {display_path(run_dir)}")
         try:
             _execute(plan, attempt, partial, label, echo)
         except BaseException as e:  # recorded, then re-raised unless it is an ordinary failure
             seconds = round(time.monotonic() - t0, 3)
             message = _error_message(e)
             record.update(status="failed", error=message, finished=_now(), seconds=seconds)
-            if had_finished:
-                _keep_failed_attempt(attempt, run_dir, stem)
-                atomic_write_json(run_dir / "run.failed.json", record)
-            else:
-                if partial.exists():
-                    os.replace(partial, run_dir / f"{stem}.failed.ipynb")
-                atomic_write_json(run_dir / "run.json", record)
+            _keep_failure(plan, attempt, had_finished, record)
             if echo is not None:
                 echo(f"[{label}] failed after {format_seconds(seconds)}: {message}")
             if not isinstance(e, Exception):
@@ -285,6 +274,48 @@ def execute_plan(plan: RunPlan, force: bool = False, echo=None) -> RunOutcome:
         return RunOutcome(plan.notebook, plan.run_name, run_dir, "finished", seconds, key=plan.key)
 
 
+def record_lost_attempt(plan: RunPlan, error: str) -> None:
+    """After the process that ran `plan` died without recording how its attempt ended (a killed cluster job):
+    keep its notebook as the failed one and record `error`, as `execute_plan` does for a failure. Nothing is done
+    when no attempt is left unrecorded, or when another runner holds the run directory."""
+    stem, run_dir = plan.notebook.stem, plan.run_dir
+    if not run_dir.is_dir():  # the job ended before it made the run directory
+        return
+    try:
+        with run_dir_lock(run_dir):
+            had_finished = read_json(run_dir / "run.json").get("status") == "finished"
+            attempt = run_dir / ATTEMPT_DIR if had_finished else run_dir
+            if not (attempt / f"{stem}.partial.ipynb").exists():  # no kernel started, or its end was recorded
+                return
+            _keep_failure(plan, attempt, had_finished, {"status": "failed", **_run_record(plan), "error": error,
+                                                        "finished": _now()})
+    except RunDirBusy:  # another runner has started on it since; that runner records its own attempt
+        return
+
+
+def _run_record(plan: RunPlan) -> dict:
+    return {
+        "key": plan.key,
+        "notebook": display_path(plan.notebook),
+        "params_file": display_path(plan.params_file) if plan.params_file else None,
+        "params": plan.params,
+    }
+
+
+def _keep_failure(plan: RunPlan, attempt: Path, had_finished: bool, record: dict) -> None:
+    """A failed attempt: beside a finished run, under `.failed` names (the finished run untouched); else its
+    notebook becomes <stem>.failed.ipynb and run.json records the failure."""
+    stem, run_dir = plan.notebook.stem, plan.run_dir
+    if had_finished:
+        _keep_failed_attempt(attempt, run_dir, stem)
+        atomic_write_json(run_dir / "run.failed.json", record)
+    else:
+        partial = attempt / f"{stem}.partial.ipynb"
+        if partial.exists():
+            os.replace(partial, run_dir / f"{stem}.failed.ipynb")
+        atomic_write_json(run_dir / "run.json", record)
+
+
 def _execute(plan: RunPlan, attempt: Path, partial: Path, label: str, echo) -> None:
     """papermill, with output_dir relative to the project root (the kernel's working directory), so the executed
     notebook does not carry this machine's paths; progress echoed while it runs."""
@@ -296,7 +327,7 @@ def _execute(plan: RunPlan, attempt: Path, partial: Path, label: str, echo) -> N
     with echoing(attempt / PROGRESS_FILE, label, echo):
         papermill.execute_notebook(
             str(plan.notebook), str(partial),
-            parameters={**plan.params, "output_dir": _display_path(attempt)},
+            parameters={**plan.params, "output_dir": display_path(attempt)},
             cwd=str(project_root()), kernel_name="python3", progress_bar=False, log_output=False,
             engine_name=ENGINE, on_cell=on_cell,
             # The kernel's own log says nothing a user can act on: a warning that the transport to this local
@@ -345,15 +376,26 @@ def expand_batch(paths: Iterable, defaults: bool = False) -> list[RunPlan]:
     return plans
 
 
+class RunExecutor(Protocol):
+    """Runs a batch's runs somewhere other than this process (`xltlib.app.cluster.SubmititExecutor`)."""
+
+    parallelism: int  # runs at a time, for the batch's estimate of the time left
+
+    def run(self, plans: list[RunPlan], force: bool, echo) -> Iterator[tuple[int, RunOutcome]]:
+        """Run each plan as `execute_or_busy` would; yield (index into `plans`, outcome) as each one ends."""
+        ...
+
+
 def batch(paths: Iterable, force: bool = False, defaults: bool = False, jobs: int = 1, real: bool = False,
-          echo=None) -> list[RunOutcome]:
+          echo=None, executor: RunExecutor | None = None) -> list[RunOutcome]:
     """Run every params file (or, with `defaults`, every notebook), `jobs` at a time, each in a process of its
     own with a single-threaded kernel (on this project's 2-core machine two side by side each ran about 1.6x
     slower than alone, and the three notebooks took 31% less wall time); a failure does not stop the others,
     nor does a run directory that another runner holds (that run is reported "busy"). Params files for the real
     path (`world: real`: hub models and data, a GPU) are reported "skipped" unless `real`. Returns one outcome
     per run, in order. A run listed twice runs once, the second time skipped. `echo` receives progress lines,
-    and after each run that finished an estimate of the time left."""
+    and after each run that finished an estimate of the time left. With an `executor`, the runs that are not
+    finished yet run through it instead (all plans are checked, and finished runs skipped, here first)."""
     plans = expand_batch(paths, defaults=defaults)
     if jobs < 1:
         raise ConfigError(f"jobs must be at least 1, got {jobs!r}")
@@ -366,8 +408,11 @@ def batch(paths: Iterable, force: bool = False, defaults: bool = False, jobs: in
         else:
             first.setdefault(plan.run_dir, i)
     to_run = [i for i in first.values() if not _finished_already(plans[i], force)]
-    eta = _Eta(len(to_run), min(jobs, max(len(to_run), 1)), echo)
-    if jobs > 1 and len(first) > 1:
+    eta = _Eta(len(to_run), min(executor.parallelism if executor else jobs, max(len(to_run), 1)), echo)
+    if executor is not None and to_run:
+        for position, outcome in executor.run([plans[i] for i in to_run], force, echo):
+            outcomes[to_run[position]] = eta.update(outcome)
+    elif jobs > 1 and len(first) > 1:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
@@ -377,7 +422,13 @@ def batch(paths: Iterable, force: bool = False, defaults: bool = False, jobs: in
             for future in as_completed(futures):
                 outcomes[futures[future]] = eta.update(future.result())
     for i, plan in enumerate(plans):  # sequential runs, and repeats (skipped: their run just finished)
-        if i not in outcomes:
+        if i in outcomes:
+            continue
+        if executor is not None and not _finished_already(plan, False):
+            # A repeat of a run that did not finish there: running it here would start a kernel on this machine.
+            outcomes[i] = RunOutcome(plan.notebook, plan.run_name, plan.run_dir, "skipped", key=plan.key,
+                                     note="listed twice; not run again after its first run above")
+        else:
             outcomes[i] = eta.update(execute_or_busy(plan, force and first[plan.run_dir] == i, echo))
     return [outcomes[i] for i in range(len(plans))]
 
@@ -418,7 +469,7 @@ def format_outcomes(outcomes: list[RunOutcome]) -> str:
     rows = [("notebook", "run", "status", "seconds", "path")]
     for o in outcomes:
         seconds = "" if o.seconds is None else f"{o.seconds:.1f}"
-        rows.append((o.notebook.stem, o.run_name, o.status, seconds, _display_path(o.path)))
+        rows.append((o.notebook.stem, o.run_name, o.status, seconds, display_path(o.path)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows]
     for o in outcomes:
@@ -442,7 +493,7 @@ def run_dir_lock(run_dir: Path):
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise RunDirBusy(f"{_display_path(run_dir)}: another xlt run is using this run directory") from None
+            raise RunDirBusy(f"{display_path(run_dir)}: another xlt run is using this run directory") from None
         try:
             yield
         finally:
@@ -485,8 +536,8 @@ def _relative_papermill_paths(notebook: Path, final: Path) -> None:
     meta = nb.metadata.get("papermill")
     if meta is None:
         return
-    meta["input_path"] = _display_path(Path(meta["input_path"])) if meta.get("input_path") else None
-    meta["output_path"] = _display_path(final)
+    meta["input_path"] = display_path(Path(meta["input_path"])) if meta.get("input_path") else None
+    meta["output_path"] = display_path(final)
     nbformat.write(nb, notebook)
 
 
@@ -520,7 +571,8 @@ def _error_message(e: BaseException) -> str:
     return f"{type(e).__name__}: {e}"
 
 
-def _display_path(path: Path | None) -> str | None:
+def display_path(path: Path | None) -> str | None:
+    """`path` relative to the project root where it lies under it (what run records and messages show)."""
     if path is None:
         return None
     try:
