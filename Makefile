@@ -52,6 +52,7 @@ bench: setup
 	$(PY) benchmarks/robust_step_cost.py
 	$(PY) benchmarks/ranking.py
 	$(PY) benchmarks/run_store.py
+	$(PY) benchmarks/batched_seeds.py
 
 world: setup
 	$(VENV)/bin/xlt world

@@ -14,15 +14,15 @@ import time
 
 import torch
 
-from xltlib.config import RunConfig
-from xltlib.experiment import load_task_data
-from xltlib.features import make_collate
-from xltlib.models import load_tokenizer
-from xltlib.paths import outputs_dir
-from xltlib.quiet import quiet_libraries
-from xltlib.results import atomic_write_json
-from xltlib.tasks import TASKS
-from xltlib.train import train
+from xltlib.core.atomic import atomic_write_json
+from xltlib.core.config import RunConfig
+from xltlib.core.paths import outputs_dir
+from xltlib.core.quiet import quiet_libraries
+from xltlib.run.experiment import load_task_data
+from xltlib.run.loop import train
+from xltlib.tasks.catalogue import TASKS
+from xltlib.tasks.handlers import handler_for
+from xltlib.tasks.models import load_tokenizer
 from xltlib.world.build import get_world
 
 
@@ -36,7 +36,7 @@ def time_training(cfg: RunConfig, data, tokenizer, world, steps: int) -> tuple[f
     config = AutoConfig.from_pretrained(world.encoder_dir, max_position_embeddings=128, num_labels=spec.num_labels)
     torch.manual_seed(1)
     model = AutoModelForSequenceClassification.from_config(config)
-    collate = make_collate(tokenizer, spec, cfg)
+    collate = handler_for(spec).collate(spec, tokenizer, cfg, cfg.max_seq_length)
     lengths = [collate(data.train[i:i + cfg.per_device_train_batch_size])["input_ids"].shape[1]
                for i in range(0, steps * cfg.per_device_train_batch_size, cfg.per_device_train_batch_size)]
     started = time.perf_counter()

@@ -1,5 +1,5 @@
 """Ranking a large candidate pool: the full sort of each query's similarities against the top-k partition
-`features_xtreme.rank_candidates` uses when k is below the pool size (Mewsli-X ranks a million entities for
+`tasks.embeddings.rank_candidates` uses when k is below the pool size (Mewsli-X ranks a million entities for
 mAP@20), measured side by side in one run on random unit vectors, with the two rankings checked equal.
 
 Run: `make bench` (or `python benchmarks/ranking.py [--pool N] [--queries Q] [--repeats R]`).
@@ -15,9 +15,9 @@ import time
 
 import numpy as np
 
-from xltlib.features_xtreme import rank_candidates
-from xltlib.paths import outputs_dir
-from xltlib.results import atomic_write_json
+from xltlib.core.atomic import atomic_write_json
+from xltlib.core.paths import outputs_dir
+from xltlib.tasks.embeddings import rank_candidates
 
 
 def seconds(fn) -> float:

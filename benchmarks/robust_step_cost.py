@@ -26,14 +26,13 @@ os.environ.setdefault("TQDM_DISABLE", "1")  # progress bars of the timed loops w
 
 import torch  # noqa: E402
 
-from xltlib.config import TrainArgs  # noqa: E402
-from xltlib.data import load_split  # noqa: E402
-from xltlib.experiment import method_context  # noqa: E402
-from xltlib.features import make_collate  # noqa: E402
-from xltlib.paths import outputs_dir  # noqa: E402
-from xltlib.results import atomic_write_json  # noqa: E402
-from xltlib.step_cost import time_methods  # noqa: E402
-from xltlib.tasks import TASKS  # noqa: E402
+from xltlib.core.atomic import atomic_write_json  # noqa: E402
+from xltlib.core.config import TrainArgs  # noqa: E402
+from xltlib.core.paths import outputs_dir  # noqa: E402
+from xltlib.run.experiment import method_context  # noqa: E402
+from xltlib.run.step_cost import time_methods  # noqa: E402
+from xltlib.tasks.catalogue import TASKS  # noqa: E402
+from xltlib.tasks.handlers import handler_for  # noqa: E402
 from xltlib.world.build import World, pretraining_corpus, train_tokenizer, write_task_files  # noqa: E402
 from xltlib.world.presets import PRESETS  # noqa: E402
 
@@ -58,7 +57,7 @@ def build(preset, directory: Path):
     spec = TASKS["pawsx"]
     world = World(preset, directory)  # synonyms and dictionaries come from the grammar, not from a build
     files = {split: dict(by_lang) for split, by_lang in world.data_files("pawsx").items()}
-    examples = load_split(spec, "train", "en", files, None).to_list()
+    examples = handler_for(spec).load_split(spec, "train", "en", files, None)
     tokenizer = train_tokenizer(pretraining_corpus(preset)[0], directory / "tokenizer")
     torch.manual_seed(preset.seed)
     config = BertConfig(vocab_size=len(tokenizer), hidden_size=preset.hidden_size,
@@ -85,7 +84,7 @@ def main() -> None:
         n_train = preset.n_train  # both tasks have this many English training pairs
     train_args = TrainArgs(learning_rate=2e-5, per_device_train_batch_size=args.batch_size, max_seq_length=64,
                            save_steps=10**9, warmup_ratio=0.0, mixed_precision="no")
-    collate = make_collate(tokenizer, spec, train_args)
+    collate = handler_for(spec).collate(spec, tokenizer, train_args, train_args.max_seq_length)
     probe = collate(examples[:512])
     tokens_per_pair = float(probe["attention_mask"].sum(1).float().mean())
 

@@ -3,6 +3,7 @@ shared store (`outputs/store/`) rather than trained, per notebook run, from each
 `make reproduce`; results to outputs/bench/run_store.json."""
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -11,8 +12,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--outputs", type=Path, default=ROOT / "outputs", help="the outputs folder to sum over")
+    args = parser.parse_args()
     rows = []
-    for path in sorted((ROOT / "outputs").glob("*/*/store.json")):
+    for path in sorted(args.outputs.glob("*/*/store.json")):
         record = json.loads(path.read_text())
         rows.append({"run": f"{path.parent.parent.name}/{path.parent.name}", "hits": len(record["hits"]),
                      "misses": len(record["misses"])})
@@ -23,7 +27,7 @@ def main() -> int:
     for r in rows:
         print(f"{r['run']:<40} {r['hits']:>4} hits of {r['hits'] + r['misses']:>4}")
     print(f"{'all':<40} {hits:>4} hits of {asked:>4} ({100 * hits / asked:.1f}%)")
-    out = ROOT / "outputs" / "bench" / "run_store.json"
+    out = args.outputs / "bench" / "run_store.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"runs": rows, "hits": hits, "asked": asked, "hit_rate": hits / asked}, indent=2) + "\n")
     return 0
