@@ -122,6 +122,7 @@ def test_heatmap_cells_are_points_and_a_second_metric_per_task_is_refused():
                             _summary_rows("udpos", "standard", 0.5, 0.4, 0.6, lang="rlx")])
     ax = plots.task_language_heatmap(summary, "standard", tasks=["udpos", "tatoeba"], langs=["en", "rlx"])
     assert sorted(t.get_text() for t in ax.texts) == ["40", "50", "90"]  # tatoeba has no English cell
+    assert all(label.get_rotation() == 0 for label in ax.get_yticklabels())  # task names read across
     with pytest.raises(ValueError, match="several metrics"):
         plots.task_language_heatmap(pd.concat([summary, summary.assign(metric="f1")]), "standard")
 

@@ -284,6 +284,7 @@ def task_language_heatmap(summary: pd.DataFrame, method: str, tasks=None, langs=
     options.update(heatmap_kwargs)
     sns.heatmap(grid.astype(float), ax=ax, **options)
     ax.grid(False)  # the theme's grid would show through blank cells
+    ax.tick_params(axis="y", labelrotation=0)  # task names read across; seaborn turns long ones upright
     ax.set(title=f"{method}: {split} score per task and language (mean over seeds)", xlabel="language",
            ylabel="task")
     return ax
