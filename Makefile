@@ -45,7 +45,7 @@ reproduce: setup
 test: setup
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/xlt smoke-notebooks .cache/smoke
-	$(PY) -m pytest -q .cache/smoke tests --nbval-lax -p no:cacheprovider
+	$(PY) -m pytest -q .cache/smoke tests --nbval-lax -p no:cacheprovider --durations=15
 
 bench: setup
 	$(PY) benchmarks/padding.py
