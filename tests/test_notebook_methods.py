@@ -30,3 +30,16 @@ def test_notebook_01_runs_without_the_control_or_the_standard_model(tmp_path):
 def test_no_methods_is_refused():
     with pytest.raises(ConfigError, match="'methods' must name at least one method"):
         RunConfig(methods=[])
+
+
+def test_every_notebook_code_cell_is_valid_python():
+    """A syntax error in a cell shows only when that cell runs, minutes into a notebook: parse them all here."""
+    import ast
+
+    for notebook in sorted(NOTEBOOK.parent.glob("*.ipynb")):
+        for number, cell in enumerate(json.loads(notebook.read_text())["cells"]):
+            if cell["cell_type"] == "code":
+                try:
+                    ast.parse("".join(cell["source"]))
+                except SyntaxError as e:
+                    pytest.fail(f"{notebook.name} cell {number}: {e}")
