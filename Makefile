@@ -41,11 +41,15 @@ reproduce: setup
 	$(VENV)/bin/xlt run 10_tables --force
 
 # The whole suite: the import layers (import-linter, contracts in pyproject.toml), every notebook under nbval
-# with its smoke parameters, then the unit tests (which also read back what the smoke runs recorded).
+# with its smoke parameters, then the unit tests (which also read back what the smoke runs recorded). Two pytest
+# workers, one per core (each single-threaded); a file's tests stay on one worker (`--dist loadfile`), so a
+# notebook's cells run in order in one kernel. The experiment notebooks (0*) run first; the tables notebook (1*)
+# and the unit tests, some of which read the smoke runs back, run after them.
 test: setup
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/xlt smoke-notebooks .cache/smoke
-	$(PY) -m pytest -q .cache/smoke tests --nbval-lax -p no:cacheprovider --durations=15
+	$(PY) -m pytest -q .cache/smoke/0*.ipynb --nbval-lax -p no:cacheprovider --durations=5 -n $(JOBS) --dist loadfile
+	$(PY) -m pytest -q .cache/smoke/1*.ipynb tests --nbval-lax -p no:cacheprovider --durations=15 -n $(JOBS) --dist loadfile
 
 bench: setup
 	$(PY) benchmarks/padding.py
