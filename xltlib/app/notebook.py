@@ -77,7 +77,8 @@ def uses_defaults(namespace: dict, notebook: str) -> bool:
 
 def finished_default_run(notebook: str) -> Path | None:
     """outputs/<notebook>/default if it holds a finished run of the notebook's current defaults."""
-    from .runner import read_json, run_key
+    from ..core.atomic import read_json_record as read_json
+    from .runner import run_key
 
     run_dir = outputs_dir() / notebook / "default"
     record = read_json(run_dir / "run.json")

@@ -27,7 +27,7 @@ from typing import Iterable, Iterator, Mapping, Protocol
 import nbformat
 import yaml
 
-from ..core.atomic import atomic_write_json
+from ..core.atomic import atomic_write_json, read_json_record as read_json
 from ..core.config import load_params_file, resolve_data_files
 from ..core.errors import ConfigError, XltError
 from ..core.paths import outputs_dir, project_root
@@ -554,14 +554,6 @@ def _existing(spec) -> Path | None:
     if not path.is_absolute() and (project_root() / path).exists():
         return (project_root() / path).resolve()
     return None
-
-
-def read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _error_message(e: BaseException) -> str:

@@ -68,3 +68,15 @@ def _fsync_dir(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def read_json_record(path: str | Path) -> dict:
+    """The JSON object in `path`, or {} when it is missing, unreadable, half-written by a killed writer from before
+    these files were atomic, or not an object: run records (run.json, config.json) are read to learn a state, and an
+    absent state is "none"."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+

@@ -5,11 +5,11 @@ no run at all. Nothing here trains or opens a world; a run still going (no `run.
 from __future__ import annotations
 
 import glob
-import json
 from pathlib import Path
 
 import pandas as pd
 
+from ..core.atomic import read_json_record
 from ..core.paths import project_root
 from .results import METRIC_COLUMNS, read_metrics
 
@@ -50,22 +50,14 @@ def _resolved(run_dir) -> Path:
     return path if path.is_absolute() else project_root() / path
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def run_status(run_dir) -> str:
     """What the runner recorded for the run in `run_dir`: "finished", "failed", or `NO_RUN_RECORD`."""
-    return _read_json(_resolved(run_dir) / "run.json").get("status") or NO_RUN_RECORD
+    return read_json_record(_resolved(run_dir) / "run.json").get("status") or NO_RUN_RECORD
 
 
 def run_config(run_dir) -> dict:
     """The resolved parameters a run saved (`config.json`'s "config"); {} without one."""
-    config = _read_json(_resolved(run_dir) / "config.json").get("config")
+    config = read_json_record(_resolved(run_dir) / "config.json").get("config")
     return config if isinstance(config, dict) else {}
 
 
