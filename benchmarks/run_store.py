@@ -1,6 +1,7 @@
 """The run store's hit rate: how many of the fine-tuning runs that the notebooks asked for were read back from the
-shared store (`outputs/store/`) rather than trained, per notebook run, from each run's `store.json`. Run it after
-`make reproduce`; results to outputs/bench/run_store.json."""
+shared store (`outputs/store/`) rather than run (hits), and how many more were only evaluated, on a model another
+notebook had trained (trained hits), per notebook run, from each run's `store.json`. Run it after `make reproduce`;
+results to outputs/bench/run_store.json."""
 from __future__ import annotations
 
 import argparse
@@ -19,17 +20,20 @@ def main() -> int:
     for path in sorted(args.outputs.glob("*/*/store.json")):
         record = json.loads(path.read_text())
         rows.append({"run": f"{path.parent.parent.name}/{path.parent.name}", "hits": len(record["hits"]),
-                     "misses": len(record["misses"])})
+                     "trained_hits": len(record.get("trained_hits", [])), "misses": len(record["misses"])})
     if not rows:
         print("no outputs/*/*/store.json: run `make reproduce` first", file=sys.stderr)
         return 2
     hits, asked = sum(r["hits"] for r in rows), sum(r["hits"] + r["misses"] for r in rows)
+    trained = sum(r["trained_hits"] for r in rows)
     for r in rows:
-        print(f"{r['run']:<40} {r['hits']:>4} hits of {r['hits'] + r['misses']:>4}")
-    print(f"{'all':<40} {hits:>4} hits of {asked:>4} ({100 * hits / asked:.1f}%)")
+        print(f"{r['run']:<40} {r['hits']:>4} hits, {r['trained_hits']:>4} trained hits of {r['hits'] + r['misses']:>4}")
+    print(f"{'all':<40} {hits:>4} hits, {trained:>4} trained hits of {asked:>4} "
+          f"({100 * hits / asked:.1f}% read back, {100 * (hits + trained) / asked:.1f}% not trained)")
     out = args.outputs / "bench" / "run_store.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"runs": rows, "hits": hits, "asked": asked, "hit_rate": hits / asked}, indent=2) + "\n")
+    out.write_text(json.dumps({"runs": rows, "hits": hits, "trained_hits": trained, "asked": asked,
+                               "hit_rate": hits / asked, "not_trained_rate": (hits + trained) / asked}, indent=2) + "\n")
     return 0
 
 

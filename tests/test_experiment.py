@@ -74,7 +74,7 @@ def test_same_params_and_seed_give_the_same_metrics(tiny_model_dir, xnli_files, 
 def test_a_finished_fine_tuning_is_read_back_not_rerun(tiny_model_dir, xnli_files, tmp_path):
     cfg = real_config(tiny_model_dir, xnli_files, generalized=False, export_predictions=False)
     first = run_experiment(cfg, tmp_path / "run")
-    done = next((tmp_path / "run/work").glob("*/records.json"))
+    done = next((tmp_path / "run/work").glob("*/eval-*/records.json"))
     stamp = done.stat().st_mtime_ns
     again = run_experiment(cfg, tmp_path / "run")
     assert done.stat().st_mtime_ns == stamp

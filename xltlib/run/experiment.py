@@ -32,11 +32,12 @@ from ..robustness.smoothing import evaluate_robustness
 from ..tasks.catalogue import TASKS
 from ..tasks.files import task_langs
 from ..tasks.handlers import TaskData, handler_for
-from ..tasks.models import load_model, load_tokenizer, resolve_model_path
+from ..tasks.models import InitFrom, load_model, load_tokenizer, resolve_model_path
 from .loop import tracking
 from .plan import TaskPlan, plan
 from .stages import StageInputs, run_schedule, selection, start_model
-from .store import STORE_VERSION, copy_predictions, finished_records, run_lock, save_finished_run, store_root
+from .store import (STORE_VERSION, copy_predictions, finished_records, run_lock, save_finished_run, save_trained_run,
+                    store_root, trained_record)
 
 COLUMNS = ["task", "lang", "method", "seed", "split", "metric", "value"]
 
@@ -81,15 +82,32 @@ def method_context(model, spec, world) -> MethodContext:
                          world=world, src_lang=spec.src_lang, substitute=substitute)
 
 
-def run_key(cfg: RunConfig, task_plan: TaskPlan, method: str, seed: int, model_path: str, world) -> str:
-    """What determines one fine-tuning run's result, hashed: its training fields, task, method and resolved
-    options, seed, model, world, data, evaluation languages and settings, robustness suite and stages. Not the
-    run's other tasks, methods or seeds, nor where it writes: adding a seed reuses the finished ones."""
+TRAINING_SPLITS = ("train", "validation")  # the data a training reads (English dev selects the checkpoint)
+
+
+def training_key(cfg: RunConfig, task_plan: TaskPlan, method: str, seed: int, model_path: str, world) -> str:
+    """What determines one fine-tuning run's trained model, hashed: its training fields, task, method and resolved
+    options, seed, model, world, training data and stages. Not how it is evaluated, nor the run's other tasks,
+    methods or seeds, nor where it writes: adding a seed, a language or an attack reuses the trained models."""
     task = task_plan.spec.name
-    blob = {"store_version": STORE_VERSION, "train": {f: getattr(cfg, f) for f in TRAIN_FIELDS}, "task": task, "method": method, "seed": seed,
-            "model": model_path, "world": world.directory.name if world else None,
-            "data_files": cfg.data_files.get(task), "eval_langs": cfg.eval_langs,
-            "generalized": cfg.generalized, "method_options": task_plan.method_options[method]}
+    files = cfg.data_files.get(task) or {}
+    blob = {"store_version": STORE_VERSION, "train": {f: getattr(cfg, f) for f in TRAIN_FIELDS}, "task": task,
+            "method": method, "seed": seed, "model": model_path, "world": world.directory.name if world else None,
+            "data_files": {split: files[split] for split in TRAINING_SPLITS if split in files} or None,
+            "method_options": task_plan.method_options[method]}
+    schedule = schedule_record(task_plan.stages)
+    if schedule is not None:
+        blob["stages"] = schedule
+        blob["stage_data"] = {t: cfg.data_files.get(t) for s in task_plan.stages for t in s.tasks if t != task}
+    return _hash(blob)
+
+
+def run_key(cfg: RunConfig, task_plan: TaskPlan, method: str, seed: int, model_path: str, world) -> str:
+    """What determines one run's records, hashed: its training (`training_key`), the test data, the evaluation
+    languages and settings and the robustness suite."""
+    task = task_plan.spec.name
+    blob = {"training": training_key(cfg, task_plan, method, seed, model_path, world),
+            "data_files": cfg.data_files.get(task), "eval_langs": cfg.eval_langs, "generalized": cfg.generalized}
     if cfg.generalized and cfg.max_generalized_samples is not None:
         blob["max_generalized_samples"] = cfg.max_generalized_samples
     if cfg.retrieval_layer is not None:
@@ -97,11 +115,31 @@ def run_key(cfg: RunConfig, task_plan: TaskPlan, method: str, seed: int, model_p
     if task_plan.attacks or task_plan.smoothing:
         blob["robustness"] = {"attacks": task_plan.attacks, "smoothing": task_plan.smoothing,
                               "max_samples": cfg.max_robustness_samples}
-    schedule = schedule_record(task_plan.stages)
-    if schedule is not None:
-        blob["stages"] = schedule
-        blob["stage_data"] = {t: cfg.data_files.get(t) for s in task_plan.stages for t in s.tasks if t != task}
+    return _hash(blob)
+
+
+def _hash(blob: dict) -> str:
     return hashlib.sha256(json.dumps(blob, sort_keys=True, default=str).encode()).hexdigest()[:10]
+
+
+@dataclasses.dataclass(frozen=True)
+class StoredRun:
+    """Where one run lives in the store: its training folder and, inside it, its evaluation folder."""
+
+    train_dir: Path
+    eval_dir: Path
+    keep_model: bool  # the trained model is kept, so another evaluation of the same training only evaluates
+
+    @classmethod
+    def at(cls, store: Path, name: str, cfg: RunConfig, task_plan: TaskPlan, method: str, seed: int,
+           model_path: str, world) -> "StoredRun":
+        train_dir = store / f"{name}-{training_key(cfg, task_plan, method, seed, model_path, world)}"
+        eval_dir = train_dir / f"eval-{run_key(cfg, task_plan, method, seed, model_path, world)}"
+        # The embedded world's models are a megabyte or two: keep every one. A real model (GBs) only when asked.
+        return cls(train_dir, eval_dir, keep_model=world is not None or cfg.save_model)
+
+    def has_trained_model(self) -> bool:
+        return trained_record(self.train_dir) is not None and saved_model_dir(self.train_dir).is_dir()
 
 
 def saved_model_dir(work_dir: Path) -> Path:
@@ -109,11 +147,11 @@ def saved_model_dir(work_dir: Path) -> Path:
     return Path(work_dir) / "model"
 
 
-def is_finished(work_dir: Path, task_plan: TaskPlan) -> bool:
-    """Whether the stored run can be read back instead of trained: finished, and holding its model if this run
+def is_finished(stored: StoredRun, task_plan: TaskPlan) -> bool:
+    """Whether the stored run can be read back instead of run: evaluated, and holding its model if this run
     keeps models (a run stored without one is trained again, to the same records: the run is seeded)."""
     wants_model = task_plan.cfg.save_model and task_plan.handler.fine_tuned
-    return finished_records(work_dir) is not None and (not wants_model or saved_model_dir(work_dir).is_dir())
+    return finished_records(stored.eval_dir) is not None and (not wants_model or stored.has_trained_model())
 
 
 def save_model(model, tokenizer, directory: Path) -> None:
@@ -137,13 +175,13 @@ def _link_or_copy(source: str, destination: str) -> None:
 
 
 def fine_tune_and_evaluate(task_plan: TaskPlan, data: TaskData, stage_data: dict, method: str, seed: int,
-                           model_path: str, tokenizer, work_dir: Path, predictions_dir: Path | None,
-                           world=None) -> list[dict]:
-    """One run: train the schedule with `method` and `seed` (selected on English dev), evaluate every language,
-    then the robustness suite, and write predictions. Records are saved in `work_dir` and returned; with
-    `save_model`, the selected model too (`saved_model_dir`; tasks that are not fine-tuned have none)."""
-    if is_finished(work_dir, task_plan):
-        return finished_records(work_dir)
+                           model_path: str, tokenizer, stored: StoredRun, world=None) -> list[dict]:
+    """One run: train the schedule with `method` and `seed` (selected on English dev), or load its kept model if
+    another evaluation trained it already; evaluate every language, then the robustness suite, and write
+    predictions. Records are saved in the evaluation folder and returned; the trained model (`saved_model_dir`;
+    tasks that are not fine-tuned have none) in the training folder when the run keeps models."""
+    if is_finished(stored, task_plan):
+        return finished_records(stored.eval_dir)
     cfg, spec, handler = task_plan.cfg, data.spec, task_plan.handler
     method_spec = METHODS[method]
     if method_spec.view is not None:  # a control that sees other rows (e.g. sentence 2 alone), every split alike
@@ -156,26 +194,31 @@ def fine_tune_and_evaluate(task_plan: TaskPlan, data: TaskData, stage_data: dict
                                                                                       method_spec.init, seed)
     first_spec = TASKS[first_stage.tasks[0]] if first_stage else spec
     first_head = model.heads[first_spec.name] if first_stage and first_stage.multi_task else model
-    # Before training: the same relative budgets for every method.
+    # Before training: the same relative budgets for every method (and for a kept model's evaluation).
     context = method_context(first_head, spec, world)
     inputs.perturbation = method_spec.build(context, task_plan.method_options[method])
-    result = None
+    trained = None
     if handler.fine_tuned:
-        model, result = run_schedule(task_plan.stages, inputs, cfg, work_dir, first_model=model)
-        if cfg.save_model:
-            save_model(model, tokenizer, saved_model_dir(work_dir))
+        if stored.keep_model and stored.has_trained_model():
+            model = load_model(str(saved_model_dir(stored.train_dir)), spec, InitFrom.PRETRAINED_ENCODER, seed)
+            trained = trained_record(stored.train_dir)
+        else:
+            model, result = run_schedule(task_plan.stages, inputs, cfg, stored.train_dir, first_model=model)
+            if stored.keep_model:
+                save_model(model, tokenizer, saved_model_dir(stored.train_dir))
+            save_trained_run(stored.train_dir, result)
+            trained = trained_record(stored.train_dir)
     max_length = handler.max_length(model, cfg)
     smoothing = inputs.perturbation if inputs.perturbation.smooths_predictions else None
     records, predictions = handler.evaluate(spec, model, tokenizer, data, cfg, max_length, smoothing, seed)
     records += evaluate_robustness(model, spec, handler, data.tests, tokenizer, cfg, max_length, context=context,
                                    seed=seed)
-    if result is not None:
+    if trained is not None:
         records.append({"lang": spec.src_lang, "split": "validation", "metric": spec.metric,
-                        "value": result.best_dev_score})
+                        "value": trained["best_dev_score"]})
     records = [{"task": spec.name, "method": method, "seed": seed, **r} for r in records]
-    if predictions_dir is not None:
-        handler.write_predictions(spec, predictions, predictions_dir)
-    save_finished_run(work_dir, records, result)
+    handler.write_predictions(spec, predictions, stored.eval_dir / "predictions")
+    save_finished_run(stored.eval_dir, records)
     return records
 
 
@@ -189,7 +232,7 @@ def run_experiment(cfg: RunConfig, run_dir: str | Path, world=None) -> pd.DataFr
     run_dir = Path(run_dir)
     model_path = resolve_model_path(cfg.model_name_or_path, world)
     tokenizer = load_tokenizer(model_path)
-    store, hits, misses = store_root(run_dir), [], []
+    store, hits, misses, trained_hits = store_root(run_dir), [], [], []
     progress = ProgressLog(run_dir, total=len(plans) * len(cfg.methods) * len(cfg.seeds))
     records = []
     for task, task_plan in plans.items():
@@ -208,22 +251,30 @@ def run_experiment(cfg: RunConfig, run_dir: str | Path, world=None) -> pd.DataFr
             task_plan.handler.write_gold(data.spec, data, run_dir / "labels")
         for method in cfg.methods:
             for seed in cfg.seeds:
-                key = run_key(task_cfg, task_plan, method, seed, model_path, world)
-                work_dir = store / f"{task}-{method}-seed{seed}-{key}"
                 name = f"{task}-{method}-seed{seed}"
-                with run_lock(work_dir), tracking(cfg.report_to, run_dir / "tensorboard", name):
+                stored = StoredRun.at(store, name, task_cfg, task_plan, method, seed, model_path, world)
+                with run_lock(stored.train_dir), tracking(cfg.report_to, run_dir / "tensorboard", name):
                     # a notebook beside this one may be training the same run
-                    stored = is_finished(work_dir, task_plan)
-                    (hits if stored else misses).append(work_dir.name)
-                    progress.run_started(task, method, seed, stored)
+                    finished = is_finished(stored, task_plan)
+                    label = f"{stored.train_dir.name}/{stored.eval_dir.name}"
+                    if finished:
+                        hits.append(label)
+                    else:
+                        misses.append(label)
+                        if task_plan.handler.fine_tuned and stored.keep_model and stored.has_trained_model():
+                            trained_hits.append(label)
+                    progress.run_started(task, method, seed, finished)
                     run_records = fine_tune_and_evaluate(task_plan, data, stage_data, method, seed, model_path,
-                                                         tokenizer, work_dir, work_dir / "predictions", world)
-                    progress.run_finished(task, method, seed, run_records, stored)
+                                                         tokenizer, stored, world)
+                    progress.run_finished(task, method, seed, run_records, finished)
                     records += run_records
                 if cfg.export_predictions:
-                    copy_predictions(work_dir, run_dir / "predictions" / method / f"seed{seed}")
-                if task_cfg.save_model and saved_model_dir(work_dir).is_dir():
+                    copy_predictions(stored.eval_dir, run_dir / "predictions" / method / f"seed{seed}")
+                if task_cfg.save_model and saved_model_dir(stored.train_dir).is_dir():
                     shutil.rmtree(run_dir / "models" / name, ignore_errors=True)
-                    shutil.copytree(saved_model_dir(work_dir), run_dir / "models" / name, copy_function=_link_or_copy)
-    atomic_write_json(run_dir / "store.json", {"store": str(store), "hits": hits, "misses": misses})
+                    shutil.copytree(saved_model_dir(stored.train_dir), run_dir / "models" / name,
+                                    copy_function=_link_or_copy)
+    # hits: read back whole; trained_hits: of the misses, those that reused a kept model and only evaluated
+    atomic_write_json(run_dir / "store.json", {"store": str(store), "hits": hits, "misses": misses,
+                                               "trained_hits": trained_hits})
     return pd.DataFrame(records)[COLUMNS]

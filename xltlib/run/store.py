@@ -1,8 +1,14 @@
-"""The run store: fine-tuning runs on disk, addressed by what determines them (`xltlib.run.experiment.run_key`), so
-a (task, recipe, method, options, seed, data) run is trained once, whichever notebook asks for it. `records.json`
-marks a run as finished (written last, atomically) and is read back instead of retraining; `train.json` keeps its
-step history, `predictions/` its submission files. Checkpoints are deleted once a run is final. A lock beside each
-run lets notebooks that run side by side wait for one another instead of training the same run twice.
+"""The run store: fine-tuning runs on disk, addressed by what determines them, so a (task, recipe, method,
+options, seed, data) run is trained once, whichever notebook asks for it, and evaluated once per evaluation.
+
+Two levels. A *training* folder (`<task>-<method>-seed<N>-<training key>`, `xltlib.run.experiment.training_key`)
+holds what training produced: `train.json` (the step history and English-dev score, written last: it marks the
+training as finished) and, where models are kept, the selected model in `model/`. Inside it, an *evaluation*
+folder (`eval-<evaluation key>`: the languages, the generalized pairs, the robustness suite) holds `records.json`
+(written last, atomically: it marks the run as finished) and `predictions/`. A notebook that asks for the same
+training with other evaluation settings loads the kept model and only evaluates. Checkpoints are deleted once a
+training is final. A lock beside each training folder lets notebooks that run side by side wait for one another
+instead of training the same run twice.
 
 Runs under `outputs/` share `outputs/store/`; a run directory elsewhere (tests, smoke runs) keeps its own
 `<run dir>/work/`; `XLT_RUN_STORE` names another store. Bump `STORE_VERSION` when a library change alters what a
@@ -20,7 +26,7 @@ from pathlib import Path
 from ..core.atomic import atomic_write_json
 from ..core.paths import outputs_dir
 
-STORE_VERSION = 1
+STORE_VERSION = 2  # 2: training and evaluation folders apart
 
 
 def store_root(run_dir: Path) -> Path:
@@ -46,18 +52,27 @@ def copy_predictions(work_dir: Path, destination: Path) -> None:
         shutil.copytree(source, destination, dirs_exist_ok=True)
 
 
-def finished_records(work_dir: Path) -> list[dict] | None:
-    done = Path(work_dir) / "records.json"
+def finished_records(eval_dir: Path) -> list[dict] | None:
+    done = Path(eval_dir) / "records.json"
     return json.loads(done.read_text()) if done.is_file() else None
 
 
-def save_finished_run(work_dir: Path, records: list[dict], result=None) -> None:
-    """Write a finished fine-tuning run's records (and, if it trained, its step history) atomically, then
-    delete its checkpoints: the result is final, and `records.json` is what marks a run as finished."""
-    if result is not None:
-        atomic_write_json(work_dir / "train.json", {"global_step": result.global_step, "best_step": result.best_step,
-                                                    "history": result.history,
-                                                    "resumed_from_step": result.resumed_from_step})
-    atomic_write_json(work_dir / "records.json", records)
-    for checkpoint in work_dir.glob("checkpoint*"):
+def trained_record(train_dir: Path) -> dict | None:
+    """A finished training's record (`train.json`: steps, the selected step, its English-dev score), or None."""
+    done = Path(train_dir) / "train.json"
+    return json.loads(done.read_text()) if done.is_file() else None
+
+
+def save_trained_run(train_dir: Path, result) -> None:
+    """Write a finished training's record atomically, then delete its checkpoints: the result is final."""
+    atomic_write_json(Path(train_dir) / "train.json",
+                      {"global_step": result.global_step, "best_step": result.best_step,
+                       "best_dev_score": result.best_dev_score, "history": result.history,
+                       "resumed_from_step": result.resumed_from_step})
+    for checkpoint in Path(train_dir).glob("checkpoint*"):
         shutil.rmtree(checkpoint, ignore_errors=True)
+
+
+def save_finished_run(eval_dir: Path, records: list[dict]) -> None:
+    """Write a finished evaluation's records atomically: what marks a run as finished."""
+    atomic_write_json(Path(eval_dir) / "records.json", records)
