@@ -11,6 +11,7 @@ with `report_to`, training runs log to `<run dir>/tensorboard/`.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -33,7 +34,7 @@ from ..tasks.catalogue import TASKS
 from ..tasks.files import task_langs
 from ..tasks.handlers import TaskData, handler_for
 from ..tasks.models import load_model, load_tokenizer, resolve_model_path
-from .loop import tracking
+from .loop import process_state, tracking
 from .plan import TaskPlan, plan
 from .stages import StageInputs, run_schedule, selection, start_model
 from .store import STORE_VERSION, copy_predictions, finished_records, run_lock, save_finished_run, store_root
@@ -141,7 +142,9 @@ def fine_tune_and_evaluate(task_plan: TaskPlan, data: TaskData, stage_data: dict
                            world=None) -> list[dict]:
     """One run: train the schedule with `method` and `seed` (selected on English dev), evaluate every language,
     then the robustness suite, and write predictions. Records are saved in `work_dir` and returned; with
-    `save_model`, the selected model too (`saved_model_dir`; tasks that are not fine-tuned have none)."""
+    `save_model`, the selected model too (`saved_model_dir`; tasks that are not fine-tuned have none). Under several
+    processes all of them train; the main process alone evaluates and writes, and returns the records (the others
+    return None)."""
     if is_finished(work_dir, task_plan):
         return finished_records(work_dir)
     cfg, spec, handler = task_plan.cfg, data.spec, task_plan.handler
@@ -162,8 +165,10 @@ def fine_tune_and_evaluate(task_plan: TaskPlan, data: TaskData, stage_data: dict
     result = None
     if handler.fine_tuned:
         model, result = run_schedule(task_plan.stages, inputs, cfg, work_dir, first_model=model)
-        if cfg.save_model:
-            save_model(model, tokenizer, saved_model_dir(work_dir))
+    if not process_state().is_main_process:
+        return None
+    if handler.fine_tuned and cfg.save_model:
+        save_model(model, tokenizer, saved_model_dir(work_dir))
     max_length = handler.max_length(model, cfg)
     smoothing = inputs.perturbation if inputs.perturbation.smooths_predictions else None
     records, predictions = handler.evaluate(spec, model, tokenizer, data, cfg, max_length, smoothing, seed)
@@ -179,9 +184,11 @@ def fine_tune_and_evaluate(task_plan: TaskPlan, data: TaskData, stage_data: dict
     return records
 
 
-def run_experiment(cfg: RunConfig, run_dir: str | Path, world=None) -> pd.DataFrame:
+def run_experiment(cfg: RunConfig, run_dir: str | Path, world=None) -> pd.DataFrame | None:
     """Every task x method x seed of `cfg`; long-format records (task, lang, method, seed, split, metric,
-    value). `world` is the embedded world when `cfg.world` is "embedded" (`xltlib.app.notebook.setup`)."""
+    value). `world` is the embedded world when `cfg.world` is "embedded" (`xltlib.app.notebook.setup`). Started
+    in several processes (`xltlib.app.distributed`), every process trains and the main one evaluates, writes and
+    returns the records; the others return None."""
     plans = plan(cfg)  # every name and option checked before anything loads
     if cfg.world == "embedded" and world is None:
         raise ConfigError("world 'embedded' needs the built world: pass world=xltlib.app.notebook.load_world(cfg)")
@@ -190,6 +197,8 @@ def run_experiment(cfg: RunConfig, run_dir: str | Path, world=None) -> pd.DataFr
     model_path = resolve_model_path(cfg.model_name_or_path, world)
     tokenizer = load_tokenizer(model_path)
     store, hits, misses = store_root(run_dir), [], []
+    processes = process_state()  # one, or the processes of `torchrun` / `accelerate launch`; the main one writes
+    main = processes.is_main_process
     progress = ProgressLog(run_dir, total=len(plans) * len(cfg.methods) * len(cfg.seeds))
     records = []
     for task, task_plan in plans.items():
@@ -204,20 +213,26 @@ def run_experiment(cfg: RunConfig, run_dir: str | Path, world=None) -> pd.DataFr
                 if name != task or stage.split != "train" or stage.langs:
                     stage_data[name] = load_stage_data(stage_cfg, name, stage.split, stage.langs, world,
                                                        with_dev=own_dev and name == stage.tasks[0])
-        if cfg.export_predictions:  # gold in the same layout, so `xlt score` can score the predictions
+        if cfg.export_predictions and main:  # gold in the same layout, so `xlt score` can score the predictions
             task_plan.handler.write_gold(data.spec, data, run_dir / "labels")
         for method in cfg.methods:
             for seed in cfg.seeds:
                 key = run_key(task_cfg, task_plan, method, seed, model_path, world)
                 work_dir = store / f"{task}-{method}-seed{seed}-{key}"
                 name = f"{task}-{method}-seed{seed}"
-                with run_lock(work_dir), tracking(cfg.report_to, run_dir / "tensorboard", name):
-                    # a notebook beside this one may be training the same run
+                # a notebook beside this one may be training the same run (the main process holds the lock for all)
+                with run_lock(work_dir) if main else contextlib.nullcontext(), \
+                        tracking(cfg.report_to, run_dir / "tensorboard", name):
+                    processes.wait_for_everyone()
                     stored = is_finished(work_dir, task_plan)
                     (hits if stored else misses).append(work_dir.name)
-                    progress.run_started(task, method, seed, stored)
+                    if main:
+                        progress.run_started(task, method, seed, stored)
                     run_records = fine_tune_and_evaluate(task_plan, data, stage_data, method, seed, model_path,
                                                          tokenizer, work_dir, work_dir / "predictions", world)
+                    processes.wait_for_everyone()  # the main process has written the run
+                    if not main:
+                        continue
                     progress.run_finished(task, method, seed, run_records, stored)
                     records += run_records
                 if cfg.export_predictions:
@@ -225,5 +240,7 @@ def run_experiment(cfg: RunConfig, run_dir: str | Path, world=None) -> pd.DataFr
                 if task_cfg.save_model and saved_model_dir(work_dir).is_dir():
                     shutil.rmtree(run_dir / "models" / name, ignore_errors=True)
                     shutil.copytree(saved_model_dir(work_dir), run_dir / "models" / name, copy_function=_link_or_copy)
+    if not main:
+        return None
     atomic_write_json(run_dir / "store.json", {"store": str(store), "hits": hits, "misses": misses})
     return pd.DataFrame(records)[COLUMNS]
