@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import datetime
 import json
 import math
 import os
@@ -74,8 +75,10 @@ def tracking(tracker: str, log_dir: str | Path, run_name: str):
 
 def process_state() -> PartialState:
     """This process among those training together: one, or the processes `torchrun` / `accelerate launch` started
-    (on CPUs accelerate joins them only when told it runs on CPU, as `make_accelerator` does)."""
-    return PartialState(cpu=not torch.cuda.is_available())
+    (on CPUs accelerate joins them only when told it runs on CPU, as `make_accelerator` does). The first call joins
+    them, with a long timeout: the others wait while the main process alone evaluates every language (and every
+    generalized pair) of a run, which can outlast torch's default (10 minutes for NCCL) on the real path."""
+    return PartialState(cpu=not torch.cuda.is_available(), timeout=datetime.timedelta(hours=8))
 
 
 def make_accelerator(args: TrainArgs, tracker: Tracking | None = None) -> Accelerator:
@@ -283,6 +286,7 @@ def train(model, train_examples: Sequence[dict], collate: Collate, args: TrainAr
         best = best_weights or torch.load(directory / "best.pt", map_location="cpu")
         unwrapped.load_state_dict(best)
     checkpoint()
-    if tracker:
-        accelerator.end_training()
+    if tracker:  # not end_training(): it also ends the process group that the next run's processes share
+        for run in accelerator.trackers:
+            run.finish()
     return TrainResult(state["global_step"], state["best_step"], state["best_score"], state["history"], resumed)
