@@ -163,10 +163,10 @@ def _literal_default(allowed: Mapping, key: str, fallback):
         return fallback
 
 
-def check_run_config(notebook: Path, allowed: Mapping, params: Mapping) -> None:
+def check_run_config(notebook: Path, allowed: Mapping, params: Mapping) -> RunConfig | None:
     """The notebook's RunConfig (its parameters cell's defaults under `params`) through the whole plan check, so a
-    bad task, method, option or combination is an error before a kernel starts. Defaults that are not literals
-    are left to the notebook's own check."""
+    bad task, method, option or combination is an error before a kernel starts; returned. Defaults that are not
+    literals are left to the notebook's own check (None)."""
     import dataclasses
 
     from ..core.config import RunConfig
@@ -179,12 +179,14 @@ def check_run_config(notebook: Path, allowed: Mapping, params: Mapping) -> None:
             try:
                 values[key] = ast.literal_eval(info["default"])
             except (ValueError, SyntaxError):
-                return
+                return None
     values.update({k: v for k, v in params.items() if k in fields})
     try:
-        plan(RunConfig.from_params(values, f"{notebook.name} parameters"))
+        cfg = RunConfig.from_params(values, f"{notebook.name} parameters")
+        plan(cfg)
     except ConfigError as e:
         raise ConfigError(f"{notebook.name}: {e}") from None
+    return cfg
 
 
 def run_key(notebook: Path, params: Mapping) -> str:

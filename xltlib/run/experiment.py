@@ -11,6 +11,7 @@ with `report_to`, training runs log to `<run dir>/tensorboard/`.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -33,7 +34,7 @@ from ..tasks.catalogue import TASKS
 from ..tasks.files import task_langs
 from ..tasks.handlers import TaskData, handler_for
 from ..tasks.models import InitFrom, load_model, load_tokenizer, resolve_model_path
-from .loop import tracking
+from .loop import process_state, tracking
 from .plan import TaskPlan, plan
 from .stages import StageInputs, run_schedule, selection, start_model
 from .store import (STORE_VERSION, copy_predictions, finished_records, run_lock, save_finished_run, save_trained_run,
@@ -179,7 +180,9 @@ def fine_tune_and_evaluate(task_plan: TaskPlan, data: TaskData, stage_data: dict
     """One run: train the schedule with `method` and `seed` (selected on English dev), or load its kept model if
     another evaluation trained it already; evaluate every language, then the robustness suite, and write
     predictions. Records are saved in the evaluation folder and returned; the trained model (`saved_model_dir`;
-    tasks that are not fine-tuned have none) in the training folder when the run keeps models."""
+    tasks that are not fine-tuned have none) in the training folder when the run keeps models. Under several
+    processes all of them train; the main process alone evaluates and writes, and returns the records (the others
+    return None)."""
     if is_finished(stored, task_plan):
         return finished_records(stored.eval_dir)
     cfg, spec, handler = task_plan.cfg, data.spec, task_plan.handler
@@ -204,10 +207,13 @@ def fine_tune_and_evaluate(task_plan: TaskPlan, data: TaskData, stage_data: dict
             trained = trained_record(stored.train_dir)
         else:
             model, result = run_schedule(task_plan.stages, inputs, cfg, stored.train_dir, first_model=model)
-            if stored.keep_model:
-                save_model(model, tokenizer, saved_model_dir(stored.train_dir))
-            save_trained_run(stored.train_dir, result)
-            trained = trained_record(stored.train_dir)
+            if process_state().is_main_process:
+                if stored.keep_model:
+                    save_model(model, tokenizer, saved_model_dir(stored.train_dir))
+                save_trained_run(stored.train_dir, result)
+                trained = trained_record(stored.train_dir)
+    if not process_state().is_main_process:
+        return None
     max_length = handler.max_length(model, cfg)
     smoothing = inputs.perturbation if inputs.perturbation.smooths_predictions else None
     records, predictions = handler.evaluate(spec, model, tokenizer, data, cfg, max_length, smoothing, seed)
@@ -222,9 +228,11 @@ def fine_tune_and_evaluate(task_plan: TaskPlan, data: TaskData, stage_data: dict
     return records
 
 
-def run_experiment(cfg: RunConfig, run_dir: str | Path, world=None) -> pd.DataFrame:
+def run_experiment(cfg: RunConfig, run_dir: str | Path, world=None) -> pd.DataFrame | None:
     """Every task x method x seed of `cfg`; long-format records (task, lang, method, seed, split, metric,
-    value). `world` is the embedded world when `cfg.world` is "embedded" (`xltlib.app.notebook.setup`)."""
+    value). `world` is the embedded world when `cfg.world` is "embedded" (`xltlib.app.notebook.setup`). Started
+    in several processes (`xltlib.app.distributed`), every process trains and the main one evaluates, writes and
+    returns the records; the others return None."""
     plans = plan(cfg)  # every name and option checked before anything loads
     if cfg.world == "embedded" and world is None:
         raise ConfigError("world 'embedded' needs the built world: pass world=xltlib.app.notebook.load_world(cfg)")
@@ -233,6 +241,8 @@ def run_experiment(cfg: RunConfig, run_dir: str | Path, world=None) -> pd.DataFr
     model_path = resolve_model_path(cfg.model_name_or_path, world)
     tokenizer = load_tokenizer(model_path)
     store, hits, misses, trained_hits = store_root(run_dir), [], [], []
+    processes = process_state()  # one, or the processes of `torchrun` / `accelerate launch`; the main one writes
+    main = processes.is_main_process
     progress = ProgressLog(run_dir, total=len(plans) * len(cfg.methods) * len(cfg.seeds))
     records = []
     for task, task_plan in plans.items():
@@ -247,14 +257,16 @@ def run_experiment(cfg: RunConfig, run_dir: str | Path, world=None) -> pd.DataFr
                 if name != task or stage.split != "train" or stage.langs:
                     stage_data[name] = load_stage_data(stage_cfg, name, stage.split, stage.langs, world,
                                                        with_dev=own_dev and name == stage.tasks[0])
-        if cfg.export_predictions:  # gold in the same layout, so `xlt score` can score the predictions
+        if cfg.export_predictions and main:  # gold in the same layout, so `xlt score` can score the predictions
             task_plan.handler.write_gold(data.spec, data, run_dir / "labels")
         for method in cfg.methods:
             for seed in cfg.seeds:
                 name = f"{task}-{method}-seed{seed}"
                 stored = StoredRun.at(store, name, task_cfg, task_plan, method, seed, model_path, world)
-                with run_lock(stored.train_dir), tracking(cfg.report_to, run_dir / "tensorboard", name):
-                    # a notebook beside this one may be training the same run
+                # a notebook beside this one may be training the same run (the main process holds the lock for all)
+                with run_lock(stored.train_dir) if main else contextlib.nullcontext(), \
+                        tracking(cfg.report_to, run_dir / "tensorboard", name):
+                    processes.wait_for_everyone()
                     finished = is_finished(stored, task_plan)
                     label = f"{stored.train_dir.name}/{stored.eval_dir.name}"
                     if finished:
@@ -263,9 +275,13 @@ def run_experiment(cfg: RunConfig, run_dir: str | Path, world=None) -> pd.DataFr
                         misses.append(label)
                         if task_plan.handler.fine_tuned and stored.keep_model and stored.has_trained_model():
                             trained_hits.append(label)
-                    progress.run_started(task, method, seed, finished)
+                    if main:
+                        progress.run_started(task, method, seed, finished)
                     run_records = fine_tune_and_evaluate(task_plan, data, stage_data, method, seed, model_path,
                                                          tokenizer, stored, world)
+                    processes.wait_for_everyone()  # the main process has written the run
+                    if not main:
+                        continue
                     progress.run_finished(task, method, seed, run_records, finished)
                     records += run_records
                 if cfg.export_predictions:
@@ -274,6 +290,8 @@ def run_experiment(cfg: RunConfig, run_dir: str | Path, world=None) -> pd.DataFr
                     shutil.rmtree(run_dir / "models" / name, ignore_errors=True)
                     shutil.copytree(saved_model_dir(stored.train_dir), run_dir / "models" / name,
                                     copy_function=_link_or_copy)
+    if not main:
+        return None
     # hits: read back whole; trained_hits: of the misses, those that reused a kept model and only evaluated
     atomic_write_json(run_dir / "store.json", {"store": str(store), "hits": hits, "misses": misses,
                                                "trained_hits": trained_hits})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import datetime
 import json
 import math
 import os
@@ -20,7 +21,8 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import torch
-from accelerate import Accelerator
+from accelerate import Accelerator, PartialState
+from accelerate.utils import broadcast_object_list
 from torch.utils.data import DataLoader, RandomSampler
 from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
@@ -71,6 +73,14 @@ def tracking(tracker: str, log_dir: str | Path, run_name: str):
         _TRACKING.reset(token)
 
 
+def process_state() -> PartialState:
+    """This process among those training together: one, or the processes `torchrun` / `accelerate launch` started
+    (on CPUs accelerate joins them only when told it runs on CPU, as `make_accelerator` does). The first call joins
+    them, with a long timeout: the others wait while the main process alone evaluates every language (and every
+    generalized pair) of a run, which can outlast torch's default (10 minutes for NCCL) on the real path."""
+    return PartialState(cpu=not torch.cuda.is_available(), timeout=datetime.timedelta(hours=8))
+
+
 def make_accelerator(args: TrainArgs, tracker: Tracking | None = None) -> Accelerator:
     precision = args.mixed_precision
     if precision == "auto":
@@ -92,24 +102,33 @@ def _optimizer(model, args: TrainArgs):
 
 
 def _save_checkpoint(accelerator: Accelerator, directory: Path, state: dict) -> None:
-    """Write the checkpoint beside the old one, then swap: a kill mid-write leaves the old one whole."""
+    """Write the checkpoint beside the old one, then swap: a kill mid-write leaves the old one whole.
+
+    Every process calls it: `save_state` writes the weights, optimizer and scheduler from the main process and each
+    process's own random state (`random_states_<rank>.pkl`); the main process alone clears and swaps the folders."""
     tmp, last, old = directory / "last.tmp", directory / "last", directory / "last.old"
-    shutil.rmtree(tmp, ignore_errors=True)
+    if accelerator.is_main_process:
+        shutil.rmtree(tmp, ignore_errors=True)
+    accelerator.wait_for_everyone()
     accelerator.save_state(str(tmp), safe_serialization=False)
-    (tmp / "trainer_state.json").write_text(json.dumps(state))
-    if last.exists():
-        os.replace(last, old)
-    os.replace(tmp, last)
-    shutil.rmtree(old, ignore_errors=True)
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        (tmp / "trainer_state.json").write_text(json.dumps(state))
+        if last.exists():
+            os.replace(last, old)
+        os.replace(tmp, last)
+        shutil.rmtree(old, ignore_errors=True)
+    accelerator.wait_for_everyone()
 
 
 def _load_checkpoint(accelerator: Accelerator, directory: Path) -> dict | None:
-    last = directory / "last"
+    last, old = directory / "last", directory / "last.old"
+    if accelerator.is_main_process and not (last / "trainer_state.json").is_file() \
+            and (old / "trainer_state.json").is_file():
+        os.replace(old, last)  # killed between the two renames
+    accelerator.wait_for_everyone()
     if not (last / "trainer_state.json").is_file():
-        old = directory / "last.old"  # killed between the two renames
-        if not (old / "trainer_state.json").is_file():
-            return None
-        os.replace(old, last)
+        return None
     accelerator.load_state(str(last))
     return json.loads((last / "trainer_state.json").read_text())
 
@@ -118,6 +137,13 @@ def _save_best(model, directory: Path) -> None:
     tmp = directory / "best.pt.tmp"
     torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp)
     os.replace(tmp, directory / "best.pt")
+
+
+def _mean_over_processes(accelerator: Accelerator, value: float) -> float:
+    """The mean of each process's `value` (its share of the batch's loss); `value` itself in one process."""
+    if accelerator.num_processes == 1:
+        return value
+    return accelerator.reduce(torch.tensor(value, dtype=torch.float64, device=accelerator.device), "mean").item()
 
 
 def train(model, train_examples: Sequence[dict], collate: Collate, args: TrainArgs, *, seed: int,
@@ -147,10 +173,15 @@ def train(model, train_examples: Sequence[dict], collate: Collate, args: TrainAr
     else:
         loader = DataLoader(list(train_examples), batch_sampler=batch_sampler(sampler_generator),
                             collate_fn=lambda examples: examples)
-    steps_per_epoch = math.ceil(len(loader) / args.gradient_accumulation_steps)
+    # Under several processes each takes every n-th batch (accelerate's BatchSamplerShard, batches evened out), so
+    # a step is n x per_device x accumulation examples; accelerate also steps a prepared scheduler n times per
+    # optimizer step, so the schedule is laid out in those units.
+    processes = accelerator.num_processes
+    steps_per_epoch = math.ceil(math.ceil(len(loader) / processes) / args.gradient_accumulation_steps)
     total_steps = max_steps or max(1, math.ceil(args.num_train_epochs * steps_per_epoch))
     optimizer = _optimizer(model, args)
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(args.warmup_ratio * total_steps), total_steps)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(args.warmup_ratio * total_steps) * processes,
+                                                total_steps * processes)
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
     embeddings = accelerator.unwrap_model(model).get_input_embeddings()
 
@@ -166,23 +197,28 @@ def train(model, train_examples: Sequence[dict], collate: Collate, args: TrainAr
     best_weights: dict = {}  # the dev-best weights, in memory when there is no checkpoint directory
 
     def checkpoint():
-        if directory and accelerator.is_main_process:
+        if directory:
             _save_checkpoint(accelerator, directory, state)
 
     def evaluate_dev():
         if dev_score is None:
             return
-        model.eval()
-        score = float(dev_score(accelerator.unwrap_model(model)))
-        model.train()
+        # The main process scores English dev and tells the others, so every process keeps the same "best".
+        score = None
+        if accelerator.is_main_process:
+            model.eval()
+            score = float(dev_score(accelerator.unwrap_model(model)))
+            model.train()
+        score = broadcast_object_list([score])[0]
         state["history"].append({"step": state["global_step"], "epoch": state["epoch"], "dev_score": score})
         if tracker:
             accelerator.log({"dev/score": score}, step=state["global_step"])
         best = state["best_score"]
         if best is None or score > best or (args.selection_ties == "latest" and score == best):
             state["best_score"], state["best_step"] = score, state["global_step"]
-            if directory and accelerator.is_main_process:
-                _save_best(accelerator.unwrap_model(model), directory)
+            if directory:
+                if accelerator.is_main_process:
+                    _save_best(accelerator.unwrap_model(model), directory)
             else:
                 best_weights.clear()
                 best_weights.update({k: v.detach().cpu().clone()
@@ -199,7 +235,8 @@ def train(model, train_examples: Sequence[dict], collate: Collate, args: TrainAr
         batches = accelerator.skip_first_batches(loader, start) if start else loader
         for offset, examples in enumerate(batches):
             batch_index = start + offset
-            micro_seed = step_seed(seed, epoch, batch_index)
+            # this process's batch_index-th batch is the epoch's (batch_index x n + rank)-th: its own dropout and noise
+            micro_seed = step_seed(seed, epoch, batch_index * processes + accelerator.process_index)
             torch.manual_seed(micro_seed)
             noise = torch.Generator(device=accelerator.device).manual_seed(micro_seed)
             hooks = perturbation if state["global_step"] >= perturbation.start_step else PLAIN
@@ -228,7 +265,7 @@ def train(model, train_examples: Sequence[dict], collate: Collate, args: TrainAr
             progress.update(1)
             if state["global_step"] % eval_every == 0 or state["global_step"] == total_steps:
                 state["history"].append({"step": state["global_step"], "epoch": epoch,
-                                         "loss": running_loss / max(logged, 1)})
+                                         "loss": _mean_over_processes(accelerator, running_loss / max(logged, 1))})
                 if tracker:
                     accelerator.log({"train/loss": state["history"][-1]["loss"]}, step=state["global_step"])
                 running_loss, logged = 0.0, 0
@@ -244,10 +281,12 @@ def train(model, train_examples: Sequence[dict], collate: Collate, args: TrainAr
     progress.close()
 
     unwrapped = accelerator.unwrap_model(model)
+    accelerator.wait_for_everyone()  # the main process's last best.pt is written
     if state["best_step"] is not None:
         best = best_weights or torch.load(directory / "best.pt", map_location="cpu")
         unwrapped.load_state_dict(best)
     checkpoint()
-    if tracker:
-        accelerator.end_training()
+    if tracker:  # not end_training(): it also ends the process group that the next run's processes share
+        for run in accelerator.trackers:
+            run.finish()
     return TrainResult(state["global_step"], state["best_step"], state["best_score"], state["history"], resumed)

@@ -1,20 +1,24 @@
 """Running a schedule of stages (`xltlib.methods.recipes`): each stage's model starts as its `init` says, trains
 in the one training loop on its task(s), and is selected on the English dev its `select_on` names; the last stage's
 model is the one evaluated. A multi-task stage trains one head per task on a shared encoder, its batches' tasks
-drawn by its sampler.
+drawn by its sampler. A config describes a run as one process trains it; under several processes (`torchrun`,
+`accelerate launch`) each trains its share of every batch (`per_process_config`), so the run, and its key in the
+run store, are the same.
 """
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..core.errors import ConfigError
 from ..methods.recipes import Stage
 from ..methods.samplers import probabilities
 from ..tasks.catalogue import TASKS
 from ..tasks.handlers import TaskData, handler_for
 from ..tasks.models import InitFrom, fresh_head_model, load_model
-from .loop import TrainResult, train
+from .loop import TrainResult, process_state, train
 from .multitask import MultiTaskModel, TaskBatchSampler, multitask_collate, tagged
 
 
@@ -35,6 +39,34 @@ class StageInputs:
 
 def stage_config(cfg, stage: Stage):
     return dataclasses.replace(cfg, **stage.budget) if stage.budget else cfg
+
+
+def per_process_config(cfg, stage: Stage, processes: int):
+    """`stage`'s training config for one of `processes` processes training it together: the run's batch
+    (per_device_train_batch_size x gradient_accumulation_steps, as one process trains it) split over them, the
+    accumulation steps first (each device keeps the micro-batch the run was sized for), then the per-device batch.
+    accelerate gives process k batches k, k + n, ..., so every optimizer step sees the same examples as on one
+    process. A stage whose batches cannot be split so is an error: a multi-task stage (each batch is one task's) and
+    a loss over the whole batch (in-batch negatives)."""
+    cfg = stage_config(cfg, stage)
+    if processes == 1:
+        return cfg
+    where = f"stage {'+'.join(stage.tasks)} on {processes} processes"
+    if stage.multi_task:
+        raise ConfigError(f"{where}: a multi-task stage draws one task per batch, which several processes cannot "
+                          f"share; train it on one process (xlt run)")
+    coupled = [t for t in stage.tasks if handler_for(TASKS[t]).in_batch_loss]
+    if coupled:
+        raise ConfigError(f"{where}: {coupled[0]}'s loss uses the whole batch (in-batch negatives), which several "
+                          f"processes would each see only a share of; train it on one process (xlt run)")
+    accumulation, batch = cfg.gradient_accumulation_steps, cfg.per_device_train_batch_size
+    shared = math.gcd(accumulation, processes)
+    if batch % (processes // shared):
+        raise ConfigError(
+            f"{where}: the training batch (per_device_train_batch_size {batch} x gradient_accumulation_steps "
+            f"{accumulation}) does not split over {processes} processes; make the product a multiple of {processes}")
+    return dataclasses.replace(cfg, gradient_accumulation_steps=accumulation // shared,
+                               per_device_train_batch_size=batch // (processes // shared))
 
 
 def start_model(stage: Stage, index: int, previous, inputs: StageInputs):
@@ -90,7 +122,7 @@ def _head(model, task: str):
 
 
 def train_stage(stage: Stage, index: int, model, inputs: StageInputs, cfg, work_dir: Path) -> TrainResult:
-    cfg = stage_config(cfg, stage)
+    cfg = per_process_config(cfg, stage, process_state().num_processes)
     specs = [TASKS[t] for t in stage.tasks]
     data = {s.name: inputs.target if s.name == inputs.target.spec.name and stage.split == "train" and not stage.langs
             else inputs.stage_data[s.name] for s in specs}

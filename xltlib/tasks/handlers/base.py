@@ -99,6 +99,9 @@ class TaskHandler(abc.ABC):
     auto_class = "AutoModel"
     supports: frozenset = frozenset()
     fine_tuned = True  # trained on English before its tests are scored (False: retrieval from a frozen encoder)
+    # Whether the training loss couples a batch's examples (in-batch negatives): split over several processes, each
+    # would see only its own share, so such a task trains on one process (`xltlib.run.stages.per_process_config`).
+    in_batch_loss = False
     splits = ("train", "validation", "test")
     # (spec, example, substitutions, rng) -> example: word substitution that must move labels with the words
     # (span QA's answer offsets); None: each text field is substituted in place.
