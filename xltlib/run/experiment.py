@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..core.atomic import atomic_write_json
-from ..core.config import TRAIN_FIELDS, RunConfig
+from ..core.config import RunConfig, train_key
 from ..core.errors import ConfigError
 from ..core.progress import ProgressLog
 from ..core.quiet import quiet_libraries
@@ -86,7 +86,7 @@ def run_key(cfg: RunConfig, task_plan: TaskPlan, method: str, seed: int, model_p
     options, seed, model, world, data, evaluation languages and settings, robustness suite and stages. Not the
     run's other tasks, methods or seeds, nor where it writes: adding a seed reuses the finished ones."""
     task = task_plan.spec.name
-    blob = {"store_version": STORE_VERSION, "train": {f: getattr(cfg, f) for f in TRAIN_FIELDS}, "task": task, "method": method, "seed": seed,
+    blob = {"store_version": STORE_VERSION, "train": train_key(cfg), "task": task, "method": method, "seed": seed,
             "model": model_path, "world": world.directory.name if world else None,
             "data_files": cfg.data_files.get(task), "eval_langs": cfg.eval_langs,
             "generalized": cfg.generalized, "method_options": task_plan.method_options[method]}
