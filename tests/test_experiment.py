@@ -139,7 +139,9 @@ def test_nan_loss_is_a_clear_error_and_keeps_the_checkpoint(tiny_model_dir, tmp_
         return enc
 
     args = TrainArgs(learning_rate=1e-3, per_device_train_batch_size=4, num_train_epochs=3.0, save_steps=2)
-    with pytest.raises(TrainingError, match=r"loss became nan at step 4 .*learning_rate 0.001.*checkpoints"):
+    # The loss is read at logging and checkpoint steps (every 2 here): step 5's NaN is found at step 6, before the
+    # checkpoint there would save its weights.
+    with pytest.raises(TrainingError, match=r"loss became nan in steps 5-6 .*learning_rate 0.001.*checkpoints"):
         train(model, examples, collate, args, seed=1, perturbation=_NaNAfter(4), checkpoint_dir=tmp_path / "ckpt")
     state = json.loads((tmp_path / "ckpt/last/trainer_state.json").read_text())
     assert state["global_step"] == 4

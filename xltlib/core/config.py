@@ -48,6 +48,16 @@ class TrainArgs:
     # Which of several equally good English-dev checkpoints is kept: "earliest" (a strict improvement is needed),
     # or "latest" (a tie moves the choice on: with dev saturated, the most trained model, not the least).
     selection_ties: str = "earliest"
+    # How batches reach the model (issue 16). The first three change speed only, never the batches or results
+    # (tested equal), so they are not part of a run's key (`train_key`).
+    pretokenize: bool = True  # tokenize the training set once, pad per batch (not where a method rewrites text)
+    dataloader_num_workers: int = 0  # processes that pad batches beside the loop (0: the loop's own process)
+    dataloader_pin_memory: bool = True  # page-locked host batches, so the copy to the GPU does not wait (CUDA)
+    # Batches of similar lengths (transformers' LengthGroupedSampler: shuffled megabatches of 50 batches, each
+    # sorted by length): less padding, other batches than the shuffled ones.
+    group_by_length: bool = False
+    optim: str = "adamw_torch"  # or "adamw_torch_fused": AdamW as one fused kernel per step (CUDA only)
+    torch_compile: bool = False  # the model compiled by torch.compile (inductor; CUDA only)
 
     def __post_init__(self):
         hints = _hints(type(self))
@@ -268,13 +278,31 @@ def _check_train_values(cfg: TrainArgs) -> None:
         raise ConfigError(f"field 'warmup_ratio' must be in [0, 1), got {cfg.warmup_ratio!r}")
     if cfg.selection_ties not in ("earliest", "latest"):
         raise ConfigError(f"field 'selection_ties' must be 'earliest' or 'latest', got {cfg.selection_ties!r}")
+    if cfg.dataloader_num_workers < 0:
+        raise ConfigError(f"field 'dataloader_num_workers' must be 0 or more, got {cfg.dataloader_num_workers!r}")
+    if cfg.optim not in OPTIMIZERS:
+        raise ConfigError(f"field 'optim' must be one of {', '.join(OPTIMIZERS)}; got {cfg.optim!r}")
     if cfg.mixed_precision not in ("auto", "no", "bf16", "fp16"):
         raise ConfigError(
             f"field 'mixed_precision' must be one of auto, no, bf16, fp16; got {cfg.mixed_precision!r}"
         )
 
 
+OPTIMIZERS = ("adamw_torch", "adamw_torch_fused")
+
 TRAIN_FIELDS = tuple(f.name for f in fields(TrainArgs))
+# Fields that change how fast a run trains, never what it learns: left out of its key, so a finished run is reused
+# whatever workers or tokenization it is read back with.
+THROUGHPUT_FIELDS = ("pretokenize", "dataloader_num_workers", "dataloader_pin_memory")
+# Fields added after runs were stored, with their defaults: part of a run's key only when set otherwise, so the
+# runs stored before them keep their keys.
+KEYED_WHEN_SET = {"group_by_length": False, "optim": "adamw_torch", "torch_compile": False}
+
+
+def train_key(cfg: TrainArgs) -> dict:
+    """The training fields that determine a run's result, for its key."""
+    return {f: getattr(cfg, f) for f in TRAIN_FIELDS
+            if f not in THROUGHPUT_FIELDS and not (f in KEYED_WHEN_SET and getattr(cfg, f) == KEYED_WHEN_SET[f])}
 # A task's own attacks (or none: `attacks: {}`) let one run mix tasks an attack is and is not defined for.
 # A task's own `eval_langs` lets a run evaluate a subset of languages on tasks whose languages differ (Tatoeba and
 # BUCC have no English test set).

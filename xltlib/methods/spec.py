@@ -44,6 +44,12 @@ class Perturbation:
     def perturb_examples(self, examples: list[dict], rng: random.Random) -> list[dict]:
         return examples
 
+    @property
+    def rewrites_examples(self) -> bool:
+        """Whether `perturb_examples` does anything: then the loop tokenizes each batch after it, instead of the
+        training set once."""
+        return type(self).perturb_examples is not Perturbation.perturb_examples
+
     def training_loss(self, forward: Forward, embeds: torch.Tensor, backward: Callable,
                       generator: torch.Generator, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Return the loss the loop back-propagates. Methods that accumulate parameter gradients over

@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..core.atomic import atomic_write_json
-from ..core.config import TRAIN_FIELDS, RunConfig
+from ..core.config import RunConfig, train_key
 from ..core.errors import ConfigError
 from ..core.progress import ProgressLog
 from ..core.quiet import quiet_libraries
@@ -92,7 +92,7 @@ def training_key(cfg: RunConfig, task_plan: TaskPlan, method: str, seed: int, mo
     methods or seeds, nor where it writes: adding a seed, a language or an attack reuses the trained models."""
     task = task_plan.spec.name
     files = cfg.data_files.get(task) or {}
-    blob = {"store_version": STORE_VERSION, "train": {f: getattr(cfg, f) for f in TRAIN_FIELDS}, "task": task,
+    blob = {"store_version": STORE_VERSION, "train": train_key(cfg), "task": task,
             "method": method, "seed": seed, "model": model_path, "world": world.directory.name if world else None,
             "data_files": {split: files[split] for split in TRAINING_SPLITS if split in files} or None,
             "method_options": task_plan.method_options[method]}

@@ -5,6 +5,11 @@ gradient accumulation, a linear warmup/decay schedule, checkpoints that a rerun 
 selection on English dev only (the zero-shot protocol) are here. Methods plug in through the hooks of
 `xltlib.methods.spec.Perturbation`; the loop never asks which method it runs. Inside a `tracking(...)` block,
 training loss and English-dev score also go to an experiment tracker (accelerate's: TensorBoard).
+
+On a GPU the loop does not wait on the host: the loss is summed on the device and read (and checked finite) at
+logging and checkpoint steps only; a task's `Collator` tokenizes the training set once (unless a method rewrites
+text per batch) and DataLoader workers pad batches; length-grouped batches, fused AdamW and torch.compile are
+options (`TrainArgs`).
 """
 from __future__ import annotations
 
@@ -26,11 +31,12 @@ from accelerate.utils import broadcast_object_list
 from torch.utils.data import DataLoader, RandomSampler
 from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
+from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from ..core.config import TrainArgs
-from ..core.errors import TrainingError
+from ..core.errors import ConfigError, TrainingError
 from ..methods.spec import Perturbation
-from ..tasks.handlers.base import forward_from_embeddings, to_device
+from ..tasks.handlers.base import Collator, forward_from_embeddings, to_device
 
 Collate = Callable[[list[dict]], dict]
 PLAIN = Perturbation()  # the hooks of a perturbation's warm-up steps (`start_step`)
@@ -86,8 +92,20 @@ def make_accelerator(args: TrainArgs, tracker: Tracking | None = None) -> Accele
     if precision == "auto":
         precision = "bf16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "no"
     logging = {"log_with": tracker.tracker, "project_dir": str(tracker.log_dir)} if tracker else {}
+    compiled = {"dynamo_backend": "inductor"} if args.torch_compile else {}
     return Accelerator(mixed_precision=precision, gradient_accumulation_steps=args.gradient_accumulation_steps,
-                       cpu=not torch.cuda.is_available(), **logging)
+                       cpu=not torch.cuda.is_available(), **compiled, **logging)
+
+
+def check_device_options(args: TrainArgs) -> None:
+    """Refuse options that only a GPU runs, here where there is none: a run asked to be fused or compiled is not
+    silently trained otherwise (its key says what it asked for)."""
+    if torch.cuda.is_available():
+        return
+    if args.optim == "adamw_torch_fused":
+        raise ConfigError("optim 'adamw_torch_fused' needs CUDA, and this machine has no GPU; use 'adamw_torch'")
+    if args.torch_compile:
+        raise ConfigError("torch_compile: true needs CUDA, and this machine has no GPU; set it false")
 
 
 def _optimizer(model, args: TrainArgs):
@@ -98,7 +116,47 @@ def _optimizer(model, args: TrainArgs):
         {"params": [p for n, p in model.named_parameters() if p.requires_grad and n.endswith(no_decay)],
          "weight_decay": 0.0},
     ]
-    return torch.optim.AdamW(params, lr=args.learning_rate)
+    fused = {"fused": True} if args.optim == "adamw_torch_fused" else {}
+    return torch.optim.AdamW(params, lr=args.learning_rate, **fused)
+
+
+def _loader(rows: list, collate_fn, args: TrainArgs, generator: torch.Generator, batch_sampler, lengths) -> DataLoader:
+    """Batches of `rows` through `collate_fn`: shuffled, length-grouped (`lengths` given), or `batch_sampler`'s;
+    with `args.dataloader_num_workers` worker processes (forked: the collators are closures)."""
+    workers = args.dataloader_num_workers
+    options = {"collate_fn": collate_fn, "num_workers": workers,
+               "pin_memory": args.dataloader_pin_memory and torch.cuda.is_available()}
+    if workers:
+        options.update(persistent_workers=True, multiprocessing_context="fork")
+    if batch_sampler is not None:
+        return DataLoader(rows, batch_sampler=batch_sampler(generator), **options)
+    sampler = (LengthGroupedSampler(args.per_device_train_batch_size, lengths=lengths, generator=generator)
+               if lengths is not None else RandomSampler(rows, generator=generator))
+    return DataLoader(rows, batch_size=args.per_device_train_batch_size, sampler=sampler, **options)
+
+
+def training_rows(train_examples: Sequence[dict], collate: Collate, args: TrainArgs, perturbation: Perturbation,
+                  grouped: bool):
+    """(the rows the loader batches, its collate_fn, whether they are pre-tokenized, lengths or None). A task's
+    `Collator` encodes the training set once and the loader only pads, unless the perturbation rewrites
+    examples per batch (RS-DA) or `args.pretokenize` is off: then rows are raw examples, collated in the loop
+    after the perturbation, as any other collate function is. `lengths` (for `grouped` batches) are tokens."""
+    rows = list(train_examples)
+    pretokenize = args.pretokenize and not perturbation.rewrites_examples
+    encoded = collate.encode(rows) if isinstance(collate, Collator) and (grouped or pretokenize) else None
+    lengths = None
+    if grouped:
+        if encoded is None:
+            raise ConfigError("group_by_length needs a task's collator to measure lengths; this training set has "
+                              "a plain collate function (set group_by_length false)")
+        lengths = [collate.length(feature) for feature in encoded]  # before a rewrite: close enough to group by
+    if encoded is not None and pretokenize:
+        return encoded, collate.pad, True, lengths
+    return rows, _raw_examples, False, lengths
+
+
+def _raw_examples(examples: list[dict]) -> list[dict]:
+    return examples
 
 
 def _save_checkpoint(accelerator: Accelerator, directory: Path, state: dict) -> None:
@@ -158,7 +216,11 @@ def train(model, train_examples: Sequence[dict], collate: Collate, args: TrainAr
     `args.per_device_train_batch_size` examples (a multi-task stage draws each batch's task,
     `xltlib.run.multitask`); the generator is reseeded at every epoch, as the default sampler's.
     """
+    check_device_options(args)
     perturbation = perturbation or Perturbation()
+    if args.group_by_length and batch_sampler is not None:
+        raise ConfigError("group_by_length does not apply to a multi-task stage, whose sampler draws each batch's "
+                          "task; set it false for this stage")
     tracker = _TRACKING.get()
     accelerator = make_accelerator(args, tracker)
     if tracker:  # one tracker run per stage: <run name>/<stage>, e.g. xcopa-standard-seed1/0-siqa
@@ -166,13 +228,9 @@ def train(model, train_examples: Sequence[dict], collate: Collate, args: TrainAr
         accelerator.init_trackers("/".join(filter(None, (tracker.run_name, stage))))
     torch.manual_seed(seed)
     sampler_generator = torch.Generator()
-    if batch_sampler is None:
-        loader = DataLoader(list(train_examples), batch_size=args.per_device_train_batch_size,
-                            sampler=RandomSampler(train_examples, generator=sampler_generator),
-                            collate_fn=lambda examples: examples)
-    else:
-        loader = DataLoader(list(train_examples), batch_sampler=batch_sampler(sampler_generator),
-                            collate_fn=lambda examples: examples)
+    rows, collate_fn, pretokenized, lengths = training_rows(train_examples, collate, args, perturbation,
+                                                           args.group_by_length)
+    loader = _loader(rows, collate_fn, args, sampler_generator, batch_sampler, lengths)
     # Under several processes each takes every n-th batch (accelerate's BatchSamplerShard, batches evened out), so
     # a step is n x per_device x accumulation examples; accelerate also steps a prepared scheduler n times per
     # optimizer step, so the schedule is laid out in those units.
@@ -227,50 +285,61 @@ def train(model, train_examples: Sequence[dict], collate: Collate, args: TrainAr
     model.train()
     progress = tqdm(total=total_steps, initial=state["global_step"], desc=desc, leave=False,
                     disable=not accelerator.is_main_process, mininterval=1.0)
-    running_loss, logged = 0.0, 0
+    # Summed on the device in float64 (as the Python float sum it replaces, so CPU histories are unchanged) and
+    # read at logging and checkpoint steps only: a per-step .item() would make the GPU wait for the host.
+    running_loss, logged, checked_step = torch.zeros((), dtype=torch.float64, device=accelerator.device), 0, resumed
+
+    def check_finite_loss(epoch: int) -> None:
+        nonlocal checked_step
+        if not torch.isfinite(running_loss):
+            raise TrainingError(
+                f"{desc}: the loss became {float(running_loss)} in steps {checked_step + 1}-{state['global_step']} "
+                f"(epoch {epoch}, learning_rate {args.learning_rate}); checkpoints so far are kept"
+                + (f" in {directory}" if directory else "") + ". Try a lower learning_rate.")
+        checked_step = state["global_step"]
+
     while state["global_step"] < total_steps:
         epoch = state["epoch"]
         sampler_generator.manual_seed(step_seed(seed, epoch, -1))
         start = state["batch_in_epoch"]  # > 0 only when resuming in the middle of an epoch
         batches = accelerator.skip_first_batches(loader, start) if start else loader
-        for offset, examples in enumerate(batches):
+        for offset, batch in enumerate(batches):
             batch_index = start + offset
             # this process's batch_index-th batch is the epoch's (batch_index x n + rank)-th: its own dropout and noise
             micro_seed = step_seed(seed, epoch, batch_index * processes + accelerator.process_index)
             torch.manual_seed(micro_seed)
             noise = torch.Generator(device=accelerator.device).manual_seed(micro_seed)
             hooks = perturbation if state["global_step"] >= perturbation.start_step else PLAIN
-            examples = hooks.perturb_examples(examples, random.Random(micro_seed))
-            batch = to_device(collate(examples), accelerator.device)
+            if not pretokenized:  # raw examples: perturbed, then collated here
+                batch = collate(hooks.perturb_examples(batch, random.Random(micro_seed)))
+            batch = to_device(batch, accelerator.device)
             with accelerator.accumulate(model):
                 forward = forward_from_embeddings(model, batch)
                 loss = hooks.training_loss(forward, embeddings(batch["input_ids"]),
                                                   accelerator.backward, noise, mask=batch.get("attention_mask"))
-                if not torch.isfinite(loss):
-                    raise TrainingError(
-                        f"{desc}: the loss became {loss.item()} at step {state['global_step']} (epoch {epoch}, "
-                        f"learning_rate {args.learning_rate}); checkpoints so far are kept"
-                        + (f" in {directory}" if directory else "") + ". Try a lower learning_rate.")
                 accelerator.backward(loss)
                 if accelerator.sync_gradients and args.max_grad_norm > 0:
                     accelerator.clip_grad_norm_(model.parameters(), args.max_grad_norm)
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad()
-            running_loss, logged = running_loss + loss.item(), logged + 1
+            running_loss, logged = running_loss + loss.detach().double(), logged + 1
             if not accelerator.sync_gradients:
                 continue
             state["global_step"] += 1
             state["batch_in_epoch"] = batch_index + 1
             progress.update(1)
             if state["global_step"] % eval_every == 0 or state["global_step"] == total_steps:
+                check_finite_loss(epoch)
                 state["history"].append({"step": state["global_step"], "epoch": epoch,
-                                         "loss": _mean_over_processes(accelerator, running_loss / max(logged, 1))})
+                                         "loss": _mean_over_processes(accelerator,
+                                                                      float(running_loss) / max(logged, 1))})
                 if tracker:
                     accelerator.log({"train/loss": state["history"][-1]["loss"]}, step=state["global_step"])
-                running_loss, logged = 0.0, 0
+                running_loss, logged = torch.zeros_like(running_loss), 0
                 evaluate_dev()
             if state["global_step"] % args.save_steps == 0:
+                check_finite_loss(epoch)  # a checkpoint never holds weights a non-finite loss has reached
                 checkpoint()
             if state["global_step"] >= total_steps:
                 break

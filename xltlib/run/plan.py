@@ -1,6 +1,6 @@
 """The checks of a run that need registries, in one step before any data or model loads: every task, method,
 attack, smoothing and stage named is known; every option resolves and is in range; every method and attack is
-defined for every task it would run on (refused naming both otherwise); the model name is one `from_pretrained`
+defined for every task it would run on (refused naming both otherwise); GPU-only training options have a GPU; the model name is one `from_pretrained`
 can take; `data_files` name only tasks the run reads; the tracker `report_to` names is installed. `RunConfig`
 itself checks only types and ranges (it sits below the registries).
 """
@@ -19,6 +19,7 @@ from ..tasks.catalogue import TASKS
 from ..tasks.handlers import TaskHandler, handler_for
 from ..tasks.models import check_model_name
 from ..tasks.spec import TaskSpec
+from .loop import check_device_options
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,8 @@ def plan(cfg: RunConfig) -> dict[str, TaskPlan]:
                 if not handler_for(TASKS[name]).fine_tuned:
                     raise ConfigError(f"stages[{task!r}]: task {name!r} is not fine-tuned ({TASKS[name].type}); "
                                       "a stage trains a fine-tuned task")
+        if handler.fine_tuned:
+            check_device_options(task_cfg)
         out[task] = TaskPlan(spec, handler, task_cfg, stages, options, attacks, smoothing)
     _check_data_files_used(cfg, out)
     return out

@@ -87,7 +87,8 @@ def step_cost_table(cfg, task: str, methods, *, steps: int = 24, rounds: int = 4
     handler = handler_for(data.spec)
     collate = handler.collate(data.spec, load_tokenizer(model_path), cfg, handler.max_length(base, cfg))
     train_fields = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(TrainArgs)}
-    args = TrainArgs(**{**train_fields, "save_steps": 10**9, "warmup_ratio": 0.0})
+    # The clock times the loop's per-batch collation, so batches are the shuffled ones, not length-grouped.
+    args = TrainArgs(**{**train_fields, "save_steps": 10**9, "warmup_ratio": 0.0, "group_by_length": False})
     rows = [(m, m, cfg.method_options.get(m, {})) for m in methods]
     measured = time_methods(rows, base, method_context(base, data.spec, world), data.train, collate, args,
                             steps=steps, rounds=rounds)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -80,6 +81,34 @@ def sequence_length(model, requested: int) -> int:
 def require_fast(tokenizer, what: str) -> None:
     if not getattr(tokenizer, "is_fast", False):
         raise ValueError(f"{what} needs a fast tokenizer (word_ids, offset mappings); got {type(tokenizer).__name__}")
+
+
+@dataclass(frozen=True)
+class Collator:
+    """A task's training batches, whole and in two halves, so that a training set can be tokenized once
+    (`xltlib.run.loop`): `encode(examples)` gives one unpadded feature dict per example (token ids as int32
+    arrays, a fraction of the memory of Python lists, and labels), `pad(features)` the batch of tensors, and
+    `length(feature)` its tokens.
+    Calling it collates raw examples in one tokenizer call; `pad(encode(examples))` is the same batch (tested)."""
+
+    collate: Callable[[list[dict]], dict]
+    encode: Callable[[list[dict]], list[dict]]
+    pad: Callable[[list[dict]], dict]
+    length: Callable[[dict], int] = lambda feature: len(feature["input_ids"])  # tokens (length-grouped batches)
+
+    def __call__(self, examples: list[dict]) -> dict:
+        return self.collate(examples)
+
+
+def split_features(encoding, labels: list | None = None) -> list[dict]:
+    """An unpadded batch encoding as one feature dict per example, each field an int32 array; `labels`, if
+    given, go under "labels"."""
+    names = list(encoding.keys())
+    features = [{name: np.asarray(encoding[name][i], dtype=np.int32) for name in names}
+                for i in range(len(encoding["input_ids"]))]
+    for feature, label in zip(features, labels if labels is not None else ()):
+        feature["labels"] = label
+    return features
 
 
 def padding(args: TrainArgs) -> str:

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import datasets
 import torch
+from transformers import DataCollatorWithPadding
 
 from ...core.config import TrainArgs
 from ...core.errors import DataError
 from ..files import check_text_values, column, require_fields
 from ..spec import TaskSpec
-from .base import HANDLERS, ScoredHandler, accuracy_of, eval_batches, logits_of, padding, train_args
+from .base import (HANDLERS, Collator, ScoredHandler, accuracy_of, eval_batches, logits_of, padding, split_features,
+                   train_args)
 
 COPA_QUESTIONS = ("cause", "effect")
 
@@ -60,7 +62,7 @@ def choice_context(example: dict) -> str:
     return f"{example['premise']} {question}"
 
 
-def multiple_choice_collate(tokenizer, spec: TaskSpec, args: TrainArgs, with_labels: bool = True):
+def multiple_choice_collate(tokenizer, spec: TaskSpec, args: TrainArgs, with_labels: bool = True) -> Collator:
     """Collate {premise, question, choices, label} examples into tensors of shape [batch, n_choices, seq]."""
 
     def collate(examples: list[dict]) -> dict:
@@ -77,7 +79,33 @@ def multiple_choice_collate(tokenizer, spec: TaskSpec, args: TrainArgs, with_lab
             batch["labels"] = torch.tensor([e["label"] for e in examples], dtype=torch.long)
         return batch
 
-    return collate
+    def encode(examples: list[dict]) -> list[dict]:
+        pairs = split_features(tokenizer([choice_context(e) for e in examples for _ in e["choices"]],
+                                         [choice for e in examples for choice in e["choices"]],
+                                         truncation=True, max_length=args.max_seq_length))
+        features, start = [], 0
+        for e in examples:
+            features.append({"choices": pairs[start:start + len(e["choices"])],
+                             **({"labels": e["label"]} if with_labels else {})})
+            start += len(e["choices"])
+        return features
+
+    pad_pairs = DataCollatorWithPadding(tokenizer, padding=padding(args), max_length=args.max_seq_length,
+                                        return_tensors="pt")
+
+    def pad(features: list[dict]) -> dict:
+        n_choices = len(features[0]["choices"])
+        if any(len(f["choices"]) != n_choices for f in features):
+            raise ValueError(f"task {spec.name!r}: every example in a batch needs the same number of choices, "
+                             f"got {sorted({len(f['choices']) for f in features})}")
+        # Every (context, choice) pair padded to the batch's longest, as one tokenizer call pads them.
+        pairs = pad_pairs([pair for f in features for pair in f["choices"]])
+        batch = {k: v.view(len(features), n_choices, -1) for k, v in pairs.items()}
+        if with_labels:
+            batch["labels"] = torch.tensor([f["labels"] for f in features], dtype=torch.long)
+        return batch
+
+    return Collator(collate, encode, pad, length=lambda f: max(len(pair["input_ids"]) for pair in f["choices"]))
 
 
 class MultipleChoice(ScoredHandler):

@@ -10,11 +10,13 @@ import datasets
 import numpy as np
 import pyarrow as pa
 import torch
+from transformers import DataCollatorWithPadding
 
 from ...core.errors import DataError
 from ..files import check_text_column, json_value
 from ..spec import TaskSpec
-from .base import HANDLERS, ScoredHandler, TaskData, accuracy_of, eval_batches, logits_of, padding
+from .base import (HANDLERS, Collator, ScoredHandler, TaskData, accuracy_of, eval_batches, logits_of, padding,
+                   split_features)
 
 GENERALIZED_SPLIT = "test_generalized"
 
@@ -85,7 +87,7 @@ def _bad_label(spec: TaskSpec, where: str, row: int, value) -> None:
                     f"allowed: integers 0..{spec.num_labels - 1} or the names {names}")
 
 
-def pair_collate(tokenizer, spec: TaskSpec, args, with_labels: bool = True):
+def pair_collate(tokenizer, spec: TaskSpec, args, with_labels: bool = True) -> Collator:
     first, second = spec.text_fields
 
     def collate(examples: list[dict]) -> dict:
@@ -96,7 +98,14 @@ def pair_collate(tokenizer, spec: TaskSpec, args, with_labels: bool = True):
             batch["labels"] = torch.tensor([e["label"] for e in examples], dtype=torch.long)
         return batch
 
-    return collate
+    def encode(examples: list[dict]) -> list[dict]:
+        encoding = tokenizer([e[first] for e in examples], [e[second] for e in examples], truncation=True,
+                             max_length=args.max_seq_length)
+        return split_features(encoding, [e["label"] for e in examples] if with_labels else None)
+
+    pad = DataCollatorWithPadding(tokenizer, padding=padding(args), max_length=args.max_seq_length,
+                                  return_tensors="pt")
+    return Collator(collate, encode, lambda features: dict(pad(features)))
 
 
 def predict_labels(model, examples: list[dict], collate, batch_size: int, perturbation=None,

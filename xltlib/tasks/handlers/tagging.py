@@ -6,14 +6,17 @@ Rows: `tokens` (list of str) and `tags` (ids in the task's label order).
 from __future__ import annotations
 
 import datasets
+import numpy as np
 import torch
+from transformers import DataCollatorForTokenClassification
 
 from ...core.config import TrainArgs
 from ...core.errors import DataError
 from ..files import column, require_fields
 from ..metrics import METRICS
 from ..spec import TaskSpec
-from .base import HANDLERS, IGNORE_INDEX, ScoredHandler, padding, require_fast, to_device, train_args
+from .base import (HANDLERS, IGNORE_INDEX, Collator, ScoredHandler, padding, require_fast, split_features, to_device,
+                   train_args)
 
 
 def tag_names(ds: datasets.Dataset, field: str):
@@ -96,7 +99,17 @@ def tagging_collate(tokenizer, spec: TaskSpec, args: TrainArgs, with_labels: boo
             batch["word_ids"] = word_ids
         return batch
 
-    return collate
+    def encode(examples: list[dict]) -> list[dict]:
+        encoding = tokenizer([e["tokens"] for e in examples], is_split_into_words=True, truncation=True,
+                             max_length=args.max_seq_length)
+        labels = [np.asarray(align_word_labels(encoding.word_ids(i), e["tags"]), dtype=np.int32)
+                  for i, e in enumerate(examples)] if with_labels else None
+        return split_features(encoding, labels)
+
+    pad = DataCollatorForTokenClassification(tokenizer, padding=padding(args), max_length=args.max_seq_length,
+                                             label_pad_token_id=IGNORE_INDEX, return_tensors="pt")
+    # word_ids are for decoding predictions, not training: only the whole collate keeps them.
+    return collate if keep_word_ids else Collator(collate, encode, lambda features: dict(pad(features)))
 
 
 class Tagging(ScoredHandler):
