@@ -5,6 +5,7 @@ languages, generalized pairs or attacks load the kept model and only evaluate, t
 import json
 
 import pandas as pd
+import pytest
 
 from xltlib.core.config import RunConfig
 from xltlib.run.experiment import run_experiment, run_key, training_key
@@ -49,19 +50,21 @@ def test_the_training_key_ignores_how_a_run_is_evaluated_and_the_run_key_does_no
     assert _keys(RunConfig(**{**BUDGET, "learning_rate": 5e-4}), cached_tiny_world)[0] != train
 
 
+@pytest.mark.parametrize("pooling", ["cls", "mean"])
 def test_another_evaluation_of_a_trained_run_loads_its_model_to_the_records_of_a_fresh_run(
-        cached_tiny_world, tmp_path, monkeypatch):
+        cached_tiny_world, tmp_path, monkeypatch, pooling):
     monkeypatch.setenv("XLT_RUN_STORE", str(tmp_path / "store"))
-    run_experiment(RunConfig(**BUDGET), tmp_path / "first", cached_tiny_world)
+    budget = {**BUDGET, "classifier_pooling": pooling}
+    run_experiment(RunConfig(**budget), tmp_path / "first", cached_tiny_world)
     (train_json,) = (tmp_path / "store").glob("*/train.json")
     stamp = train_json.stat().st_mtime_ns
-    reused = run_experiment(RunConfig(**{**BUDGET, **OTHER_EVALUATION}), tmp_path / "second", cached_tiny_world)
+    reused = run_experiment(RunConfig(**{**budget, **OTHER_EVALUATION}), tmp_path / "second", cached_tiny_world)
     record = json.loads((tmp_path / "second" / "store.json").read_text())
     assert record["hits"] == [] and record["trained_hits"] == record["misses"] and len(record["misses"]) == 1
     assert train_json.stat().st_mtime_ns == stamp  # not trained again
 
     monkeypatch.setenv("XLT_RUN_STORE", str(tmp_path / "fresh-store"))
-    fresh = run_experiment(RunConfig(**{**BUDGET, **OTHER_EVALUATION}), tmp_path / "fresh", cached_tiny_world)
+    fresh = run_experiment(RunConfig(**{**budget, **OTHER_EVALUATION}), tmp_path / "fresh", cached_tiny_world)
     assert json.loads((tmp_path / "fresh" / "store.json").read_text())["trained_hits"] == []
     assert set(reused.split) >= {"test", "test_generalized", "validation"} and (reused.metric.str.contains("pgd")).any()
     pd.testing.assert_frame_equal(reused, fresh)

@@ -26,6 +26,9 @@ SPLITS = ("train", "validation", "test")
 DATA_FILE_SPLITS = SPLITS
 
 
+POOLINGS = ("cls", "mean")  # what a sentence-level head reads (TrainArgs.classifier_pooling)
+
+
 @dataclass(frozen=True)
 class TrainArgs:
     """What the training loop needs; RunConfig adds what to train and evaluate."""
@@ -48,6 +51,9 @@ class TrainArgs:
     # Which of several equally good English-dev checkpoints is kept: "earliest" (a strict improvement is needed),
     # or "latest" (a tie moves the choice on: with dev saturated, the most trained model, not the least).
     selection_ties: str = "earliest"
+    # What a sentence-level head (pair classification, multiple choice) reads: the first token's last-layer state
+    # ("cls", as BERT and XLM-R), or the mean over the real tokens ("mean"; BERT-like models with a pooler).
+    classifier_pooling: str = "cls"
     # How batches reach the model (issue 16). The first three change speed only, never the batches or results
     # (tested equal), so they are not part of a run's key (`train_key`).
     pretokenize: bool = True  # tokenize the training set once, pad per batch (not where a method rewrites text)
@@ -278,6 +284,9 @@ def _check_train_values(cfg: TrainArgs) -> None:
         raise ConfigError(f"field 'warmup_ratio' must be in [0, 1), got {cfg.warmup_ratio!r}")
     if cfg.selection_ties not in ("earliest", "latest"):
         raise ConfigError(f"field 'selection_ties' must be 'earliest' or 'latest', got {cfg.selection_ties!r}")
+    if cfg.classifier_pooling not in POOLINGS:
+        raise ConfigError(f"field 'classifier_pooling' must be one of {', '.join(map(repr, POOLINGS))}, "
+                          f"got {cfg.classifier_pooling!r}")
     if cfg.dataloader_num_workers < 0:
         raise ConfigError(f"field 'dataloader_num_workers' must be 0 or more, got {cfg.dataloader_num_workers!r}")
     if cfg.optim not in OPTIMIZERS:
@@ -296,7 +305,8 @@ TRAIN_FIELDS = tuple(f.name for f in fields(TrainArgs))
 THROUGHPUT_FIELDS = ("pretokenize", "dataloader_num_workers", "dataloader_pin_memory")
 # Fields added after runs were stored, with their defaults: part of a run's key only when set otherwise, so the
 # runs stored before them keep their keys.
-KEYED_WHEN_SET = {"group_by_length": False, "optim": "adamw_torch", "torch_compile": False}
+KEYED_WHEN_SET = {"group_by_length": False, "optim": "adamw_torch", "torch_compile": False,
+                  "classifier_pooling": "cls"}
 
 
 def train_key(cfg: TrainArgs) -> dict:

@@ -191,10 +191,11 @@ def fine_tune_and_evaluate(task_plan: TaskPlan, data: TaskData, stage_data: dict
         view = functools.partial(method_spec.view, spec)
         data = dataclasses.replace(data, train=view(data.train), dev=view(data.dev),
                                    tests={lang: view(rows) for lang, rows in data.tests.items()})
-    inputs = StageInputs(data, stage_data, model_path, method_spec.init, None, seed, tokenizer, method)
+    inputs = StageInputs(data, stage_data, model_path, method_spec.init, None, seed, tokenizer, method,
+                         cfg.classifier_pooling)
     first_stage = task_plan.stages[0] if task_plan.stages else None
-    model = start_model(first_stage, 0, None, inputs) if first_stage else load_model(model_path, spec,
-                                                                                      method_spec.init, seed)
+    model = start_model(first_stage, 0, None, inputs) if first_stage else load_model(
+        model_path, spec, method_spec.init, seed, cfg.classifier_pooling)
     first_spec = TASKS[first_stage.tasks[0]] if first_stage else spec
     first_head = model.heads[first_spec.name] if first_stage and first_stage.multi_task else model
     # Before training: the same relative budgets for every method (and for a kept model's evaluation).

@@ -35,6 +35,7 @@ class StageInputs:
     seed: int
     tokenizer: object
     method: str
+    pooling: str = "cls"  # what sentence-level heads read (TrainArgs.classifier_pooling)
 
 
 def stage_config(cfg, stage: Stage):
@@ -75,7 +76,7 @@ def start_model(stage: Stage, index: int, previous, inputs: StageInputs):
     specs = [TASKS[t] for t in stage.tasks]
     if index == 0 or stage.init is InitFrom.PRETRAINED_ENCODER:
         init = inputs.first_init if index == 0 else InitFrom.PRETRAINED_ENCODER
-        models = {s.name: load_model(inputs.model_path, s, init, inputs.seed) for s in specs}
+        models = {s.name: load_model(inputs.model_path, s, init, inputs.seed, inputs.pooling) for s in specs}
     elif stage.init is InitFrom.PREVIOUS:
         if isinstance(previous, MultiTaskModel):
             missing = [s.name for s in specs if s.name not in previous.heads]

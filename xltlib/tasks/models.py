@@ -124,8 +124,9 @@ def load_tokenizer(path: str):
     return tokenizer
 
 
-def load_model(path: str, spec: TaskSpec, init: InitFrom, seed: int):
-    """Load `spec`'s task model (its handler's head) from `path`, pretrained or (SCRATCH) randomly initialised;
+def load_model(path: str, spec: TaskSpec, init: InitFrom, seed: int, pooling: str | None = None):
+    """Load `spec`'s task model (its handler's head) from `path`, pretrained or (SCRATCH) randomly initialised,
+    its sentence-level head reading `pooling` (`use_pooling`; None: as the model's config says, else "cls");
     the head's random init is seeded so runs repeat exactly. Stages that start from a previous stage's model are
     `xltlib.run.stages`'."""
     import torch
@@ -139,8 +140,21 @@ def load_model(path: str, spec: TaskSpec, init: InitFrom, seed: int):
     torch.manual_seed(seed)
     with from_hub(f"model {path!r}", LOCAL_MODEL_HINT):
         if init is InitFrom.SCRATCH:
-            return auto.from_config(transformers.AutoConfig.from_pretrained(path, **kwargs))
-        return auto.from_pretrained(path, **kwargs)
+            model = auto.from_config(transformers.AutoConfig.from_pretrained(path, **kwargs))
+        else:
+            model = auto.from_pretrained(path, **kwargs)
+    # a model saved by a run that mean-pooled (config.json says so) loads back mean-pooling
+    return use_pooling(model, pooling or getattr(model.config, "classifier_pooling", "cls"))
+
+
+def use_pooling(model, pooling: str):
+    """Make `model`'s sentence-level head read `pooling` ("cls": unchanged; "mean": the mean over real tokens,
+    `xltlib.tasks.pooling`), recorded in its config (`classifier_pooling`) so a saved model loads back with it."""
+    if pooling == "cls":
+        return model
+    from .pooling import mean_pool
+
+    return mean_pool(model)
 
 
 def fresh_head_model(previous, spec: TaskSpec, seed: int):
@@ -160,4 +174,4 @@ def fresh_head_model(previous, spec: TaskSpec, seed: int):
     model = auto.from_config(config)
     encoder = getattr(previous, previous.base_model_prefix, previous)
     getattr(model, model.base_model_prefix).load_state_dict(encoder.state_dict())
-    return model
+    return use_pooling(model, getattr(config, "classifier_pooling", "cls"))
