@@ -16,7 +16,7 @@ from xltlib.tasks.handlers.base import Collator
 from xltlib.tasks.models import InitFrom, load_model, load_tokenizer
 
 NEW_FIELDS = ("pretokenize", "dataloader_num_workers", "dataloader_pin_memory", "group_by_length", "optim",
-              "torch_compile")
+              "torch_compile", "classifier_pooling")  # fields added after runs were stored: keyed only when set
 no_cuda = pytest.mark.skipif(torch.cuda.is_available(), reason="the refusals are for machines without a GPU")
 
 
@@ -180,5 +180,6 @@ def test_run_keys_ignore_throughput_options_and_keep_the_keys_of_runs_stored_bef
     assert set(train_key(default)) == set(TRAIN_FIELDS) - set(NEW_FIELDS)
     fast = default.replace(pretokenize=False, dataloader_num_workers=4, dataloader_pin_memory=False)
     assert train_key(fast) == train_key(default)
-    for changed in ({"group_by_length": True}, {"optim": "adamw_torch_fused"}, {"torch_compile": True}):
+    for changed in ({"group_by_length": True}, {"optim": "adamw_torch_fused"}, {"torch_compile": True},
+                    {"classifier_pooling": "mean"}):
         assert train_key(default.replace(**changed)) == {**train_key(default), **changed}
