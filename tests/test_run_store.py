@@ -62,6 +62,7 @@ def test_another_evaluation_of_a_trained_run_loads_its_model_to_the_records_of_a
     record = json.loads((tmp_path / "second" / "store.json").read_text())
     assert record["hits"] == [] and record["trained_hits"] == record["misses"] and len(record["misses"]) == 1
     assert train_json.stat().st_mtime_ns == stamp  # not trained again
+    assert "evaluating the model trained earlier (run store)" in (tmp_path / "second" / "progress.log").read_text()
 
     monkeypatch.setenv("XLT_RUN_STORE", str(tmp_path / "fresh-store"))
     fresh = run_experiment(RunConfig(**{**budget, **OTHER_EVALUATION}), tmp_path / "fresh", cached_tiny_world)

@@ -35,11 +35,13 @@ class ProgressLog:
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(text.replace("\n", " ") + "\n")
 
-    def run_started(self, task: str, method: str, seed: int, stored: bool) -> None:
+    def run_started(self, task: str, method: str, seed: int, stored: bool, trained: bool = False) -> None:
+        """`stored`: the whole run is read back; `trained`: its model was trained earlier and is only evaluated."""
         self.count += 1
         self._started = time.monotonic()
         if not stored:  # a stored run is read back in a moment: one line, when it is read
-            self.write(f"{self._name(task, method, seed)}: fine-tuning")
+            doing = "evaluating the model trained earlier (run store)" if trained else "fine-tuning"
+            self.write(f"{self._name(task, method, seed)}: {doing}")
 
     def run_finished(self, task: str, method: str, seed: int, records, stored: bool) -> None:
         elapsed = time.monotonic() - self._started if self._started is not None else 0.0

@@ -269,15 +269,14 @@ def run_experiment(cfg: RunConfig, run_dir: str | Path, world=None) -> pd.DataFr
                         tracking(cfg.report_to, run_dir / "tensorboard", name):
                     processes.wait_for_everyone()
                     finished = is_finished(stored, task_plan)
+                    trained = (not finished and task_plan.handler.fine_tuned and stored.keep_model
+                               and stored.has_trained_model())
                     label = f"{stored.train_dir.name}/{stored.eval_dir.name}"
-                    if finished:
-                        hits.append(label)
-                    else:
-                        misses.append(label)
-                        if task_plan.handler.fine_tuned and stored.keep_model and stored.has_trained_model():
-                            trained_hits.append(label)
+                    (hits if finished else misses).append(label)
+                    if trained:
+                        trained_hits.append(label)
                     if main:
-                        progress.run_started(task, method, seed, finished)
+                        progress.run_started(task, method, seed, finished, trained)
                     run_records = fine_tune_and_evaluate(task_plan, data, stage_data, method, seed, model_path,
                                                          tokenizer, stored, world)
                     processes.wait_for_everyone()  # the main process has written the run
