@@ -62,6 +62,15 @@ CLUSTER_FLAGS = [
 ]
 
 
+def add_notebook_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """What names one notebook run (`xlt run`, `python -m xltlib.app.distributed`): notebook, params, name."""
+    parser.add_argument("notebook", metavar="NOTEBOOK", help="a notebook path, or a stem such as 01_zero_shot_baseline")
+    parser.add_argument("-f", "--params-file", metavar="PARAMS.yaml", help="papermill YAML parameter file")
+    parser.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"), default=[],
+                        help="override one parameter; VALUE is read as YAML (3, 1e-5, [en, de])")
+    parser.add_argument("--name", help="run name (default: the params file's stem, else 'default')")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="xlt", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
@@ -72,11 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_tasks)
 
     p = sub.add_parser("run", help="run one notebook through papermill into outputs/<stem>/<run>/")
-    p.add_argument("notebook", metavar="NOTEBOOK", help="a notebook path, or a stem such as 01_zero_shot_baseline")
-    p.add_argument("-f", "--params-file", metavar="PARAMS.yaml", help="papermill YAML parameter file")
-    p.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"), default=[],
-                   help="override one parameter; VALUE is read as YAML (3, 1e-5, [en, de])")
-    p.add_argument("--name", help="run name (default: the params file's stem, else 'default')")
+    add_notebook_run_arguments(p)
     p.add_argument("--force", action="store_true", help="run even if an identical finished run exists")
     p.set_defaults(func=cmd_run)
 

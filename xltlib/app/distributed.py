@@ -21,6 +21,7 @@ use_project_caches()  # before the Hugging Face libraries load
 
 from ..core.errors import ConfigError, XltError  # noqa: E402
 from ..core.paths import outputs_dir  # noqa: E402
+from .cli import add_notebook_run_arguments  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,11 +29,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m xltlib.app.distributed",
         description="Train one notebook's fine-tuning runs on several processes (start it with torchrun or "
                     "accelerate launch) into the run store; `xlt run` with the same parameters then reads them.")
-    parser.add_argument("notebook", metavar="NOTEBOOK", help="a notebook path, or a stem such as 01_zero_shot_baseline")
-    parser.add_argument("-f", "--params-file", metavar="PARAMS.yaml", help="papermill YAML parameter file")
-    parser.add_argument("-p", "--param", nargs=2, action="append", metavar=("KEY", "VALUE"), default=[],
-                        help="override one parameter; VALUE is read as YAML")
-    parser.add_argument("--name", help="run name (default: the params file's stem, else 'default')")
+    add_notebook_run_arguments(parser)
     parser.add_argument("--debug", action="store_true", help="show Python tracebacks for errors")
     args = parser.parse_args(argv)
     try:
