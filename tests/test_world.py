@@ -12,7 +12,7 @@ from xltlib.tasks.handlers import handler_for
 from xltlib.world import grammar
 from xltlib.world.build import get_world, pretraining_corpus
 from xltlib.world.grammar import LADDER, LEXICON, FrameSampler, build_semantics, render, translation_table
-from xltlib.world.tasks.pairs import nli_pair, paraphrase_pair
+from xltlib.world.tasks.pairs import nli_pair, paraphrase_pair, relational_nli_pair, relational_paraphrase_pair
 from xltlib.world.presets import PRESETS
 
 
@@ -151,3 +151,55 @@ def test_processes_asking_for_one_world_at_once_build_it_once(tmp_path):
     assert all(p.returncode == 0 for p in procs)
     assert outputs[0][-2] == outputs[1][-2]  # the same directory
     assert sorted(int(o[-1]) for o in outputs) == [0, 1]  # built by one of them only
+
+
+@pytest.mark.parametrize("make_pair, n_labels", [(relational_nli_pair, 3), (relational_paraphrase_pair, 2)])
+def test_relational_pairs_change_three_words_by_one_relation(make_pair, n_labels):
+    sampler, rng = FrameSampler(build_semantics(0)), random.Random(2)
+    labels = Counter()
+    for _ in range(600):
+        first, second, label = make_pair(rng, sampler)
+        assert replace(second, verb=first.verb, time_first=first.time_first,
+                       subj=replace(second.subj, adj=first.subj.adj),
+                       obj=replace(second.obj, adj=first.obj.adj)) == first  # nothing else differs
+        relations = set()
+        for old, new in ((first.verb, second.verb), (first.subj.adj, second.subj.adj), (first.obj.adj, second.obj.adj)):
+            relations.add("synonym" if new in LEXICON.synonyms[old] else "antonym" if new in LEXICON.antonyms[old]
+                          else "other" if LEXICON.dimension[new] != LEXICON.dimension[old] else "same")
+        assert len(relations) == 1 and "same" not in relations  # the three pairs say one thing
+        relation = relations.pop()
+        if n_labels == 3:
+            assert relation == ("synonym", "other", "antonym")[label]
+        else:
+            assert (relation == "synonym") == (label == 1)
+        labels[label] += 1
+    assert max(labels.values()) - min(labels.values()) < 0.15 * 600
+
+
+def test_relational_hypotheses_alone_do_not_tell_the_label():
+    """Each hypothesis word is uniform over its class whatever the label: the share of every adjective among
+    each label's hypotheses is the same within sampling noise (a hypothesis-only model is at chance)."""
+    sampler, rng = FrameSampler(build_semantics(0)), random.Random(3)
+    by_label = {label: Counter() for label in range(3)}
+    for _ in range(6000):
+        _, second, label = relational_nli_pair(rng, sampler)
+        by_label[label].update([second.subj.adj, second.obj.adj, second.verb])
+    for label, counts in by_label.items():
+        total = sum(counts.values())
+        for word in LEXICON.adjectives:
+            share = counts[word] / total
+            assert abs(share - 2 / 3 / len(LEXICON.adjectives)) < 0.012, (label, word, share)
+
+
+def test_discourse_documents_open_with_their_connective_in_every_language():
+    preset = replace(PRESETS["tiny"], discourse_share=0.5)
+    docs, _ = pretraining_corpus(preset)
+    assert docs == pretraining_corpus(preset)[0]
+    for code in ("en", "vfx"):
+        connectives = {translation_table(grammar.LADDER_BY_CODE[code], preset.seed)[w]
+                       for w in grammar.CONNECTIVES.values()}
+        rows = [d for d in docs if d["lang"] == code]
+        opened = Counter(d["text_pair"].split()[0] for d in rows if d["text_pair"].split()[0] in connectives)
+        assert set(opened) == connectives
+        assert 0.4 < sum(opened.values()) / len(rows) < 0.6
+    assert pretraining_corpus(PRESETS["tiny"])[0] != docs

@@ -21,10 +21,10 @@ from functools import cached_property
 from pathlib import Path
 
 from ..core.paths import world_cache_dir
-from .grammar import (ADJECTIVE_DIMENSIONS, CASE_PARTICLES, FUNCTION_WORDS, LADDER_BY_CODE, LEXICON,
+from .grammar import (ADJECTIVE_DIMENSIONS, CASE_PARTICLES, CONNECTIVES, FUNCTION_WORDS, LADDER_BY_CODE, LEXICON,
                       NAMES, NUMBERS, PREPOSITIONS, VERB_DIMENSIONS, FrameSampler, LanguageDef,
                       build_semantics, render, render_english_order, translation_table)
-from .tasks.pairs import XNLI_LABELS, nli_pair, paraphrase_pair
+from .tasks.pairs import PAIR_DESIGNS, XNLI_LABELS
 from .tasks.xtreme import XTREME_WORLD_TASKS, task_files, world_task_langs, write_xtreme_task_files
 from .presets import PRESETS, WorldPreset
 
@@ -34,7 +34,7 @@ WORLD_TASKS = ("xnli", "pawsx")
 # the task `siqa`'s training set: {task: (the task whose folder holds it, {its split: the split written})}.
 FILED_WITH = {"siqa": ("xcopa", {"train": "intermediate"})}
 _SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-_NOT_SWITCHED = set(FUNCTION_WORDS + CASE_PARTICLES + PREPOSITIONS + NAMES + NUMBERS)
+_NOT_SWITCHED = set(FUNCTION_WORDS + CASE_PARTICLES + PREPOSITIONS + NAMES + NUMBERS + tuple(CONNECTIVES.values()))
 
 
 def fingerprint(preset: WorldPreset) -> str:
@@ -260,6 +260,28 @@ def _restatement(rng: random.Random, first):
     return second
 
 
+def _discourse_follow(rng: random.Random, first):
+    """A second sentence that relates to the first as a connective says: the first frame with one to three of
+    its adjectives and verb replaced. A restatement replaces each by a synonym; a contrast turns the first replaced
+    word into its antonym, an addition into a word of another dimension (the others become synonyms)."""
+    from .tasks.pairs import CONTRADICTION, ENTAILMENT, NEUTRAL, substitute
+
+    relation = rng.choice(tuple(CONNECTIVES))
+    label = {"restatement": ENTAILMENT, "contrast": CONTRADICTION, "addition": NEUTRAL}[relation]
+    slots = [role for role in ("subj", "obj") if getattr(first, role).adj] + ["verb"]
+    rng.shuffle(slots)
+    second = first
+    for i, slot in enumerate(slots[:rng.randint(1, len(slots))]):
+        how = label if i == 0 else ENTAILMENT
+        if slot == "verb":
+            second = replace(second, verb=substitute(rng, first.verb, how, VERB_DIMENSIONS))
+        else:
+            entity = getattr(first, slot)
+            second = replace(second, **{slot: replace(entity, adj=substitute(rng, entity.adj, how,
+                                                                             ADJECTIVE_DIMENSIONS))})
+    return relation, second
+
+
 def _shares_frames(preset: WorldPreset, index: int) -> bool:
     """Whether document `index` renders the same two frames in every language (a per-index draw, the
     same for all languages)."""
@@ -286,6 +308,12 @@ def pretraining_corpus(preset: WorldPreset) -> tuple[list[dict], dict[str, int]]
                 pair = [english, render(first, lang, table)]
                 rng.shuffle(pair)  # either language first
                 docs.append({"text": pair[0], "text_pair": pair[1], "lang": code, "parallel": True})
+                continue
+            if preset.discourse_share and frame_rng.random() < preset.discourse_share:
+                relation, follow = _discourse_follow(frame_rng, first)
+                docs.append({"text": render(first, lang, table),
+                             "text_pair": f"{table[CONNECTIVES[relation]]} {render(follow, lang, table)}",
+                             "lang": code, "parallel": False})
                 continue
             sentences = []
             follow = (_restatement(frame_rng, first) if frame_rng.random() < preset.restate_share
@@ -390,7 +418,7 @@ def write_task_files(preset: WorldPreset, directory: Path) -> None:
     """XNLI- and PAWS-X-shaped data in their hub schemas; test sets parallel across languages."""
     sampler = FrameSampler(build_semantics(preset.seed))
     tables = {code: translation_table(LADDER_BY_CODE[code], preset.seed) for code in preset.langs}
-    makers = {"xnli": nli_pair, "pawsx": paraphrase_pair}
+    makers = PAIR_DESIGNS[preset.pair_design]
     sizes = {"train": preset.n_train, "validation": preset.n_dev, "test": preset.n_test}
     for task, make_pair in makers.items():
         for split, n in sizes.items():

@@ -40,6 +40,9 @@ PREPOSITIONS = ("in", "near")
 TIMES = ("today", "yesterday", "tonight", "often")
 FUNCTION_WORDS = ("the",)
 CASE_PARTICLES = ("<subj>", "<obj>")  # only verb-final languages realise these, as words of their own
+# Discourse connectives that open a second sentence and say how it relates to the first: a restatement
+# ("indeed"), a contrast ("but"), an addition ("and"). Every language has its own words for them.
+CONNECTIVES = {"restatement": "indeed", "contrast": "but", "addition": "and"}
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,7 @@ class Lexicon:
 
     def all_words(self) -> tuple[str, ...]:
         return (FUNCTION_WORDS + self.category_words + self.nouns + self.adjectives + self.verbs
-                + NAMES + NUMBERS + PLACES + PREPOSITIONS + TIMES + CASE_PARTICLES)
+                + NAMES + NUMBERS + PLACES + PREPOSITIONS + TIMES + CASE_PARTICLES + tuple(CONNECTIVES.values()))
 
 
 def build_lexicon() -> Lexicon:

@@ -36,6 +36,12 @@ class WorldPreset:
     # across the two sentences that large encoders learn from long documents; without it a tiny encoder's
     # attention stays within each sentence and pair tasks cannot be fine-tuned at all (measured).
     restate_share: float = 0.0
+    # Discourse documents: a share of documents whose second sentence opens with a connective ("indeed", "but",
+    # "and", each language's own word) and restates, contrasts with or adds to the first (synonyms, an antonym,
+    # a word of another dimension). Real text signals how sentences relate with such words, which is where
+    # large encoders learn the features NLI reads; predicting the masked connective teaches the same comparison
+    # in every language.
+    discourse_share: float = 0.0
     nsp: bool = True  # next-sentence prediction, as mBERT was pretrained
     # Translation language modelling (XLM, Conneau & Lample 2019): a share of each non-English language's
     # documents pair an English sentence with its translation, so a masked word can be predicted from its
@@ -50,6 +56,10 @@ class WorldPreset:
     # become multilingual when trained on a parallel corpus and much less on a comparable one. Off: at 1.0 it
     # did not make the pair tasks transfer at this scale (measured with a linear probe on the encoder).
     shared_frame_share: float = 0.0
+    # The pair tasks' design (`xltlib.world.tasks.pairs.PAIR_DESIGNS`): "lexical", the label a property of sentence
+    # 2's one changed adjective (premises fixed to one pole), or "relational", the label the relation of three
+    # word pairs across the two sentences (a hypothesis-only control at chance by construction).
+    pair_design: str = "lexical"
     n_train: int = 6000  # English training pairs per task
     n_dev: int = 500  # English dev pairs per task
     n_test: int = 1000  # test pairs per task and language (parallel across languages)

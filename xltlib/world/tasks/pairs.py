@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 
-from ..grammar import (ADJECTIVE_DIMENSIONS, LEXICON, NOUN_CATEGORIES, Entity, Frame,
+from ..grammar import (ADJECTIVE_DIMENSIONS, LEXICON, NOUN_CATEGORIES, VERB_DIMENSIONS, Entity, Frame,
                       FrameSampler)
 
 XNLI_LABELS = ("entailment", "neutral", "contradiction")
@@ -89,3 +89,50 @@ def random_same_class_substitution(rng: random.Random, frame: Frame) -> Frame:
     entity = getattr(frame, role)
     pool = LEXICON.adjectives if part == "adj" else LEXICON.nouns + LEXICON.category_words
     return _with_entity(frame, role, replace(entity, **{part: rng.choice(pool)}))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Relational pair tasks (`pair_design: relational`): the label rests on how the two sentences relate, word by
+# word, and on several words at once, as in real NLI; sentence 2 alone says nothing about it.
+
+def relational_premise(rng: random.Random, sampler: FrameSampler) -> Frame:
+    """A frame whose verb and two adjectives are drawn uniformly, not from the world's preferences: otherwise an
+    antonym would often be a word the noun rarely takes, and the hypothesis alone would hint at a contradiction."""
+    frame = sampler.frame(rng)
+    subj = sampler.entity(rng, rng.choice(tuple(NOUN_CATEGORIES)), allow_name=False)
+    obj = sampler.entity(rng, rng.choice(tuple(NOUN_CATEGORIES)), allow_name=False)
+    return replace(frame, subj=replace(subj, adj=rng.choice(LEXICON.adjectives)), verb=rng.choice(LEXICON.verbs),
+                   obj=replace(obj, adj=rng.choice(LEXICON.adjectives)))
+
+
+def related_hypothesis(rng: random.Random, first: Frame, label: int) -> Frame:
+    """The premise with both adjectives and the verb replaced, each by a word in the relation `label` names:
+    synonyms (entailment), antonyms (contradiction), words of another dimension (neutral). Three words carry the
+    label, so no single word pair decides it, and each hypothesis word is uniform over its class whatever the
+    label (a hypothesis-only model is at chance)."""
+    return replace(first, verb=substitute(rng, first.verb, label, VERB_DIMENSIONS),
+                   subj=replace(first.subj, adj=substitute(rng, first.subj.adj, label, ADJECTIVE_DIMENSIONS)),
+                   obj=replace(first.obj, adj=substitute(rng, first.obj.adj, label, ADJECTIVE_DIMENSIONS)))
+
+
+def relational_nli_pair(rng: random.Random, sampler: FrameSampler) -> tuple[Frame, Frame, int]:
+    """XNLI-like, relational: entailment, neutral or contradiction by the relation of three word pairs."""
+    label = rng.randrange(3)
+    first = relational_premise(rng, sampler)
+    return first, related_hypothesis(rng, first, label), label
+
+
+def relational_paraphrase_pair(rng: random.Random, sampler: FrameSampler) -> tuple[Frame, Frame, int]:
+    """PAWS-X-like, relational: a paraphrase (1) restates the premise in synonyms; a non-paraphrase contrasts
+    with it (antonyms) or says something else (words of other dimensions). A meaning-preserving reordering
+    (fronting the time adverb) is applied to either class at random."""
+    label = rng.randrange(2)
+    first = relational_premise(rng, sampler)
+    second = related_hypothesis(rng, first, ENTAILMENT if label else rng.choice((NEUTRAL, CONTRADICTION)))
+    if first.time and rng.random() < 0.5:
+        second = replace(second, time_first=not second.time_first)
+    return first, second, label
+
+
+PAIR_DESIGNS = {"lexical": {"xnli": nli_pair, "pawsx": paraphrase_pair},
+                "relational": {"xnli": relational_nli_pair, "pawsx": relational_paraphrase_pair}}
