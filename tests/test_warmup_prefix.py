@@ -6,6 +6,7 @@ import json
 import pandas as pd
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from xltlib.core.config import RunConfig
 from xltlib.run import experiment
@@ -26,17 +27,10 @@ BUDGET = dict(world_preset="tiny", tasks=["xnli"], seeds=[1], eval_langs=["en", 
 
 
 def _trained(store, method: str):
-    """(train.json, the selected model's weights) of `method`'s run in `store`."""
+    """(train.json, the selected model's weights) of `method`'s run in `store` (embedded-world models are kept)."""
     (train_dir,) = [d for d in store.glob(f"xnli-{method}-seed1-*") if d.is_dir()]
-    weights = torch.load(next((train_dir / "model").glob("*.bin")), map_location="cpu") \
-        if list((train_dir / "model").glob("*.bin")) else _safetensors(train_dir / "model")
+    weights = load_file(train_dir / "model" / "model.safetensors")
     return json.loads((train_dir / "train.json").read_text()), weights
-
-
-def _safetensors(model_dir):
-    from safetensors.torch import load_file
-
-    return load_file(next(model_dir.glob("*.safetensors")))
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +64,27 @@ def test_runs_that_share_the_warm_up_give_the_records_weights_and_history_of_run
         assert all(torch.equal(weights[k], w) for k, w in scratch_weights.items()), method
     log = (tmp_path / "run" / "progress.log").read_text()
     assert log.count(f"resumed from the shared warm-up of {START} steps (run store)") == len(ROBUST)
+
+
+def test_a_warm_up_that_ends_an_epoch_on_a_dev_evaluation_is_shared_to_the_same_result(cached_tiny_world, tmp_path,
+                                                                                      monkeypatch):
+    """Step 4 ends epoch 0 and is a dev step: the resumed run starts the next epoch, its "best so far" from the
+    warm-up's dev score."""
+    end = 4
+    budget = {**BUDGET, "method_options": {"rs_rp": {"sigma": 0.1, "start_step": end}}}
+    results = {}
+    for name, patched in (("scratch", True), ("shared", False)):
+        monkeypatch.setenv("XLT_RUN_STORE", str(tmp_path / name))
+        with monkeypatch.context() as patch:
+            if patched:
+                patch.setattr(experiment, "warmup_prefixes", lambda *args: ())
+            results[name] = run_experiment(RunConfig(**budget, methods=["standard", "rs_rp"]), tmp_path / f"run-{name}",
+                                           cached_tiny_world)
+    pd.testing.assert_frame_equal(results["shared"], results["scratch"])
+    (train, weights), (scratch_train, scratch_weights) = (_trained(tmp_path / name, "rs_rp")
+                                                          for name in ("shared", "scratch"))
+    assert train["warmup_from_step"] == end and train["history"] == scratch_train["history"]
+    assert all(torch.equal(weights[k], w) for k, w in scratch_weights.items())
 
 
 def _prefix_state(store):
@@ -133,3 +148,25 @@ def test_the_warm_up_key_leaves_out_the_method_and_keeps_what_determines_the_pla
     # stored runs keep their keys: the training key still names the method and its options
     assert training_key(cfg, task_plan, "at", 1, "model", cached_tiny_world) != \
         training_key(cfg, task_plan, "rs_rp", 1, "model", cached_tiny_world)
+
+
+def test_a_run_killed_while_saving_the_warm_up_leaves_none_and_its_rerun_gives_the_same_records(
+        cached_tiny_world, from_scratch, tmp_path, monkeypatch):
+    from xltlib.run import loop
+
+    monkeypatch.setenv("XLT_RUN_STORE", str(tmp_path / "store"))
+    write_state = loop._write_state
+
+    def killed_after_writing_the_warm_up(accelerator, tmp, state):
+        write_state(accelerator, tmp, state)
+        if tmp.name == "warmup.tmp":  # written whole, not yet renamed into the store
+            raise KeyboardInterrupt
+
+    cfg = RunConfig(**BUDGET, methods=["standard", "at"])
+    with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
+        patch.setattr(loop, "_write_state", killed_after_writing_the_warm_up)
+        run_experiment(cfg, tmp_path / "killed", cached_tiny_world)
+    assert not [p for p in (tmp_path / "store" / "warmup").glob("*") if p.suffix != ".lock"]
+    rerun = run_experiment(cfg, tmp_path / "rerun", cached_tiny_world)
+    records, _ = from_scratch
+    pd.testing.assert_frame_equal(rerun, records[records.method.isin(["standard", "at"])].reset_index(drop=True))

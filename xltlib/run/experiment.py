@@ -6,10 +6,10 @@ determines its result and kept in the run store (`xltlib.run.store`: `outputs/st
 notebook): a finished run is read back, a killed one resumes from its last checkpoint, so a notebook can be rerun,
 or another notebook ask for the same run, at no cost. The plain warm-up of robust methods (`start_step`) is shared
 through the store too (`warmup_prefixes`): trained once per (task, seed, training settings), by whichever of
-`standard` and the robust methods comes first. `store.json` in the run directory lists its hits and misses. The embedded world, when a run uses it,
-is passed in (`xltlib.app.notebook.setup` builds it): this layer sits below the world's generator.
-With `save_model`, each fine-tuned run's selected model is kept (in the store, linked into `<run dir>/models/`);
-with `report_to`, training runs log to `<run dir>/tensorboard/`.
+`standard` and the robust methods comes first. `store.json` in the run directory lists its hits and misses. The
+embedded world, when a run uses it, is passed in (`xltlib.app.notebook.setup` builds it): this layer sits below
+the world's generator. With `save_model`, each fine-tuned run's selected model is kept (in the store, linked
+into `<run dir>/models/`); with `report_to`, training runs log to `<run dir>/tensorboard/`.
 """
 from __future__ import annotations
 

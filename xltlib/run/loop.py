@@ -3,9 +3,10 @@
 Device placement, mixed precision (bf16 autocast on CUDA) and several GPUs come from `accelerate`;
 gradient accumulation, a linear warmup/decay schedule, checkpoints that a rerun resumes from, and model
 selection on English dev only (the zero-shot protocol) are here, and so is a shared warm-up (`WarmupPrefix`): the
-state after a robust method's plain steps, saved once and resumed from by every run that begins with them. Methods plug in through the hooks of
-`xltlib.methods.spec.Perturbation`; the loop never asks which method it runs. Inside a `tracking(...)` block,
-training loss and English-dev score also go to an experiment tracker (accelerate's: TensorBoard).
+state after a robust method's plain steps, saved once and resumed from by every run that begins with them.
+Methods plug in through the hooks of `xltlib.methods.spec.Perturbation`; the loop never asks which method it runs.
+Inside a `tracking(...)` block, training loss and English-dev score also go to an experiment tracker (accelerate's:
+TensorBoard).
 
 On a GPU the loop does not wait on the host: the loss is summed on the device and read (and checked finite) at
 logging and checkpoint steps only; a task's `Collator` tokenizes the training set once (unless a method rewrites

@@ -138,7 +138,8 @@ def train_stage(stage: Stage, index: int, model, inputs: StageInputs, cfg, work_
         collate = handler.collate(spec, inputs.tokenizer, cfg, handler.max_length(model, cfg))
         return train(trainable, handler.training_examples(data[spec.name]), collate, cfg, seed=inputs.seed,
                      perturbation=inputs.perturbation if stage.perturb else None, dev_score=dev_scorer(stage, model, inputs, cfg),
-                     checkpoint_dir=checkpoint_dir, desc=desc, prefixes=inputs.warmup_prefixes if index == 0 else ())
+                     checkpoint_dir=checkpoint_dir, desc=desc,
+                     prefixes=inputs.warmup_prefixes if index == 0 else ())
     examples, collates, sizes = [], {}, {}
     for spec in specs:
         handler = handler_for(spec)
