@@ -64,6 +64,8 @@ def test_runs_that_share_the_warm_up_give_the_records_weights_and_history_of_run
         assert all(torch.equal(weights[k], w) for k, w in scratch_weights.items()), method
     log = (tmp_path / "run" / "progress.log").read_text()
     assert log.count(f"resumed from the shared warm-up of {START} steps (run store)") == len(ROBUST)
+    hits = json.loads((tmp_path / "run" / "store.json").read_text())["warmup_hits"]
+    assert [hit["steps"] for hit in hits] == [START] * len(ROBUST)
 
 
 def test_a_warm_up_that_ends_an_epoch_on_a_dev_evaluation_is_shared_to_the_same_result(cached_tiny_world, tmp_path,

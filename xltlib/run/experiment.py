@@ -285,7 +285,7 @@ def run_experiment(cfg: RunConfig, run_dir: str | Path, world=None) -> pd.DataFr
     run_dir = Path(run_dir)
     model_path = resolve_model_path(cfg.model_name_or_path, world)
     tokenizer = load_tokenizer(model_path)
-    store, hits, misses, trained_hits = store_root(run_dir), [], [], []
+    store, hits, misses, trained_hits, warmup_hits = store_root(run_dir), [], [], [], []
     processes = process_state()  # one, or the processes of `torchrun` / `accelerate launch`; the main one writes
     main = processes.is_main_process
     progress = ProgressLog(run_dir, total=len(plans) * len(cfg.methods) * len(cfg.seeds))
@@ -321,7 +321,7 @@ def run_experiment(cfg: RunConfig, run_dir: str | Path, world=None) -> pd.DataFr
                         trained_hits.append(label)
                     prefixes = warmup_prefixes(store, task_plan, method, seed, model_path, world, cfg.methods)
                     if main:
-                        warmup = max((p.step for p in prefixes if p.exists()), default=0)
+                        warmup = 0 if finished or trained else max((p.step for p in prefixes if p.exists()), default=0)
                         progress.run_started(task, method, seed, finished, trained, warmup)
                     run_records = fine_tune_and_evaluate(task_plan, data, stage_data, method, seed, model_path,
                                                          tokenizer, stored, world, prefixes)
@@ -330,6 +330,9 @@ def run_experiment(cfg: RunConfig, run_dir: str | Path, world=None) -> pd.DataFr
                         continue
                     progress.run_finished(task, method, seed, run_records, finished)
                     records += run_records
+                    shared = (trained_record(stored.train_dir) or {}).get("warmup_from_step", 0)
+                    if not (finished or trained) and shared:
+                        warmup_hits.append({"run": label, "steps": shared})
                 if cfg.export_predictions:
                     copy_predictions(stored.eval_dir, run_dir / "predictions" / method / f"seed{seed}")
                 if task_cfg.save_model and saved_model_dir(stored.train_dir).is_dir():
@@ -338,7 +341,8 @@ def run_experiment(cfg: RunConfig, run_dir: str | Path, world=None) -> pd.DataFr
                                     copy_function=_link_or_copy)
     if not main:
         return None
-    # hits: read back whole; trained_hits: of the misses, those that reused a kept model and only evaluated
+    # hits: read back whole; trained_hits: of the misses, those that reused a kept model and only evaluated;
+    # warmup_hits: of the misses, those trained from a shared warm-up, and its steps
     atomic_write_json(run_dir / "store.json", {"store": str(store), "hits": hits, "misses": misses,
-                                               "trained_hits": trained_hits})
+                                               "trained_hits": trained_hits, "warmup_hits": warmup_hits})
     return pd.DataFrame(records)[COLUMNS]
