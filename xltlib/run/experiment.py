@@ -116,8 +116,10 @@ def shares_warmup(task_plan: TaskPlan, method: str) -> bool:
     the same init (the loop runs the plain hooks before `start_step`, reseeds dropout and noise per micro-batch
     and reshuffles per epoch from the seed alone; dev is scored without the method; building a method's hooks
     touches neither the model nor a random state the loop reads; a per-batch tokenization (RS-DA) gives the
-    tensors the pre-tokenized set does, measured in tests/test_warmup_prefix.py). Not a method that sees other rows
-    (`view`: a control), nor a recipe with stages (its steps follow from the earlier stages)."""
+    tensors the pre-tokenized set does). Measured bit for bit for `at`, `free_at`, `rs_rp` and `rs_da` against
+    `standard` on the tiny world (tests/test_warmup_prefix.py) and the default one (benchmarks/README.md). Not a
+    method that sees other rows (`view`: a control), nor a recipe with stages (its steps follow from the earlier
+    stages)."""
     return (task_plan.handler.fine_tuned and METHODS[method].view is None
             and schedule_record(task_plan.stages) is None)
 
