@@ -35,12 +35,16 @@ class ProgressLog:
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(text.replace("\n", " ") + "\n")
 
-    def run_started(self, task: str, method: str, seed: int, stored: bool, trained: bool = False) -> None:
-        """`stored`: the whole run is read back; `trained`: its model was trained earlier and is only evaluated."""
+    def run_started(self, task: str, method: str, seed: int, stored: bool, trained: bool = False,
+                    warmup: int = 0) -> None:
+        """`stored`: the whole run is read back; `trained`: its model was trained earlier and is only evaluated;
+        `warmup`: the steps of a shared warm-up (run store) its fine-tuning resumes from."""
         self.count += 1
         self._started = time.monotonic()
         if not stored:  # a stored run is read back in a moment: one line, when it is read
-            doing = "evaluating the model trained earlier (run store)" if trained else "fine-tuning"
+            doing = ("evaluating the model trained earlier (run store)" if trained
+                     else f"fine-tuning, resumed from the shared warm-up of {warmup} steps (run store)" if warmup
+                     else "fine-tuning")
             self.write(f"{self._name(task, method, seed)}: {doing}")
 
     def run_finished(self, task: str, method: str, seed: int, records, stored: bool) -> None:

@@ -4,10 +4,12 @@ evaluation of every language -> the robustness evaluation -> predictions in the 
 `run_experiment` loops over tasks x methods x seeds of a RunConfig. Each fine-tuning run is keyed by what
 determines its result and kept in the run store (`xltlib.run.store`: `outputs/store/<key>/`, shared by every
 notebook): a finished run is read back, a killed one resumes from its last checkpoint, so a notebook can be rerun,
-or another notebook ask for the same run, at no cost. `store.json` in the run directory lists its hits and misses. The embedded world, when a run uses it,
-is passed in (`xltlib.app.notebook.setup` builds it): this layer sits below the world's generator.
-With `save_model`, each fine-tuned run's selected model is kept (in the store, linked into `<run dir>/models/`);
-with `report_to`, training runs log to `<run dir>/tensorboard/`.
+or another notebook ask for the same run, at no cost. The plain warm-up of robust methods (`start_step`) is shared
+through the store too (`warmup_prefixes`): trained once per (task, seed, training settings), by whichever of
+`standard` and the robust methods comes first. `store.json` in the run directory lists its hits and misses. The
+embedded world, when a run uses it, is passed in (`xltlib.app.notebook.setup` builds it): this layer sits below
+the world's generator. With `save_model`, each fine-tuned run's selected model is kept (in the store, linked
+into `<run dir>/models/`); with `report_to`, training runs log to `<run dir>/tensorboard/`.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import dataclasses
 import functools
 import hashlib
 import json
+import math
 import os
 import shutil
 from pathlib import Path
@@ -28,17 +31,17 @@ from ..core.errors import ConfigError
 from ..core.progress import ProgressLog
 from ..core.quiet import quiet_libraries
 from ..methods.recipes import schedule_record
-from ..methods.spec import METHODS, MethodContext
+from ..methods.spec import METHODS, WARMUP_OPTION, MethodContext
 from ..robustness.smoothing import evaluate_robustness
 from ..tasks.catalogue import TASKS
 from ..tasks.files import task_langs
 from ..tasks.handlers import TaskData, handler_for
 from ..tasks.models import InitFrom, load_model, load_tokenizer, resolve_model_path
-from .loop import process_state, tracking
+from .loop import WarmupPrefix, process_state, tracking
 from .plan import TaskPlan, plan
 from .stages import StageInputs, run_schedule, selection, start_model
 from .store import (STORE_VERSION, copy_predictions, finished_records, run_lock, save_finished_run, save_trained_run,
-                    store_root, trained_record)
+                    store_root, trained_record, warmup_dir)
 
 COLUMNS = ["task", "lang", "method", "seed", "split", "metric", "value"]
 
@@ -90,17 +93,59 @@ def training_key(cfg: RunConfig, task_plan: TaskPlan, method: str, seed: int, mo
     """What determines one fine-tuning run's trained model, hashed: its training fields, task, method and resolved
     options, seed, model, world, training data and stages. Not how it is evaluated, nor the run's other tasks,
     methods or seeds, nor where it writes: adding a seed, a language or an attack reuses the trained models."""
+    return _hash({**_training_blob(cfg, task_plan, seed, model_path, world), "method": method,
+                  "method_options": task_plan.method_options[method]})
+
+
+def _training_blob(cfg: RunConfig, task_plan: TaskPlan, seed: int, model_path: str, world) -> dict:
+    """What `training_key` hashes but the method and its options."""
     task = task_plan.spec.name
     files = cfg.data_files.get(task) or {}
     blob = {"store_version": STORE_VERSION, "train": train_key(cfg), "task": task,
-            "method": method, "seed": seed, "model": model_path, "world": world.directory.name if world else None,
-            "data_files": {split: files[split] for split in TRAINING_SPLITS if split in files} or None,
-            "method_options": task_plan.method_options[method]}
+            "seed": seed, "model": model_path, "world": world.directory.name if world else None,
+            "data_files": {split: files[split] for split in TRAINING_SPLITS if split in files} or None}
     schedule = schedule_record(task_plan.stages)
     if schedule is not None:
         blob["stages"] = schedule
         blob["stage_data"] = {t: cfg.data_files.get(t) for s in task_plan.stages for t in s.tasks if t != task}
-    return _hash(blob)
+    return blob
+
+
+def shares_warmup(task_plan: TaskPlan, method: str) -> bool:
+    """Whether `method`'s plain steps may be shared: they are then the same computation for every such method of
+    the same init (the loop runs the plain hooks before `start_step`, reseeds dropout and noise per micro-batch
+    and reshuffles per epoch from the seed alone; dev is scored without the method; building a method's hooks
+    touches neither the model nor a random state the loop reads; a per-batch tokenization (RS-DA) gives the
+    tensors the pre-tokenized set does). Measured bit for bit for `at`, `free_at`, `rs_rp` and `rs_da` against
+    `standard` on the tiny world (tests/test_warmup_prefix.py) and the default one (benchmarks/README.md). Not a
+    method that sees other rows (`view`: a control), nor a recipe with stages (its steps follow from the earlier
+    stages)."""
+    return (task_plan.handler.fine_tuned and METHODS[method].view is None
+            and schedule_record(task_plan.stages) is None)
+
+
+def plain_steps(task_plan: TaskPlan, method: str) -> float:
+    """How many optimizer steps `method` trains plainly: its `start_step`, or all of them (no training hooks)."""
+    return task_plan.method_options[method][WARMUP_OPTION] if METHODS[method].perturbs_training else math.inf
+
+
+def warmup_prefixes(store: Path, task_plan: TaskPlan, method: str, seed: int, model_path: str, world,
+                    methods) -> tuple[WarmupPrefix, ...]:
+    """The shared warm-ups `method`'s run starts from or saves: one per `start_step` S of the sharing robust
+    methods among `methods` (of its init) that its own plain steps cover, so `standard` saves the warm-up its
+    robust siblings start from, and any of them the one the others do. Keyed by what determines the state after S
+    plain steps: the training key without the method and its options, the init, S, and the number of processes
+    (each saves its own random state)."""
+    if not shares_warmup(task_plan, method):
+        return ()
+    init = METHODS[method].init
+    steps = {task_plan.method_options[m][WARMUP_OPTION] for m in methods
+             if METHODS[m].perturbs_training and METHODS[m].init is init and shares_warmup(task_plan, m)}
+    blob = {**_training_blob(task_plan.cfg, task_plan, seed, model_path, world), "init": init.value,
+            "processes": process_state().num_processes}
+    return tuple(WarmupPrefix(step, warmup_dir(store, f"{task_plan.spec.name}-seed{seed}-step{step}-"
+                                                      f"{_hash({**blob, 'warmup_step': step})}"))
+                 for step in sorted(steps) if 0 < step <= plain_steps(task_plan, method))
 
 
 def run_key(cfg: RunConfig, task_plan: TaskPlan, method: str, seed: int, model_path: str, world) -> str:
@@ -176,13 +221,14 @@ def _link_or_copy(source: str, destination: str) -> None:
 
 
 def fine_tune_and_evaluate(task_plan: TaskPlan, data: TaskData, stage_data: dict, method: str, seed: int,
-                           model_path: str, tokenizer, stored: StoredRun, world=None) -> list[dict]:
+                           model_path: str, tokenizer, stored: StoredRun, world=None,
+                           prefixes: tuple[WarmupPrefix, ...] = ()) -> list[dict]:
     """One run: train the schedule with `method` and `seed` (selected on English dev), or load its kept model if
     another evaluation trained it already; evaluate every language, then the robustness suite, and write
     predictions. Records are saved in the evaluation folder and returned; the trained model (`saved_model_dir`;
     tasks that are not fine-tuned have none) in the training folder when the run keeps models. Under several
     processes all of them train; the main process alone evaluates and writes, and returns the records (the others
-    return None)."""
+    return None). `prefixes`: the shared warm-ups its training starts from or saves (`warmup_prefixes`)."""
     if is_finished(stored, task_plan):
         return finished_records(stored.eval_dir)
     cfg, spec, handler = task_plan.cfg, data.spec, task_plan.handler
@@ -192,7 +238,7 @@ def fine_tune_and_evaluate(task_plan: TaskPlan, data: TaskData, stage_data: dict
         data = dataclasses.replace(data, train=view(data.train), dev=view(data.dev),
                                    tests={lang: view(rows) for lang, rows in data.tests.items()})
     inputs = StageInputs(data, stage_data, model_path, method_spec.init, None, seed, tokenizer, method,
-                         cfg.classifier_pooling)
+                         cfg.classifier_pooling, prefixes)
     first_stage = task_plan.stages[0] if task_plan.stages else None
     model = start_model(first_stage, 0, None, inputs) if first_stage else load_model(
         model_path, spec, method_spec.init, seed, cfg.classifier_pooling)
@@ -241,7 +287,7 @@ def run_experiment(cfg: RunConfig, run_dir: str | Path, world=None) -> pd.DataFr
     run_dir = Path(run_dir)
     model_path = resolve_model_path(cfg.model_name_or_path, world)
     tokenizer = load_tokenizer(model_path)
-    store, hits, misses, trained_hits = store_root(run_dir), [], [], []
+    store, hits, misses, trained_hits, warmup_hits = store_root(run_dir), [], [], [], []
     processes = process_state()  # one, or the processes of `torchrun` / `accelerate launch`; the main one writes
     main = processes.is_main_process
     progress = ProgressLog(run_dir, total=len(plans) * len(cfg.methods) * len(cfg.seeds))
@@ -275,15 +321,20 @@ def run_experiment(cfg: RunConfig, run_dir: str | Path, world=None) -> pd.DataFr
                     (hits if finished else misses).append(label)
                     if trained:
                         trained_hits.append(label)
+                    prefixes = warmup_prefixes(store, task_plan, method, seed, model_path, world, cfg.methods)
                     if main:
-                        progress.run_started(task, method, seed, finished, trained)
+                        warmup = 0 if finished or trained else max((p.step for p in prefixes if p.exists()), default=0)
+                        progress.run_started(task, method, seed, finished, trained, warmup)
                     run_records = fine_tune_and_evaluate(task_plan, data, stage_data, method, seed, model_path,
-                                                         tokenizer, stored, world)
+                                                         tokenizer, stored, world, prefixes)
                     processes.wait_for_everyone()  # the main process has written the run
                     if not main:
                         continue
                     progress.run_finished(task, method, seed, run_records, finished)
                     records += run_records
+                    shared = (trained_record(stored.train_dir) or {}).get("warmup_from_step", 0)
+                    if not (finished or trained) and shared:
+                        warmup_hits.append({"run": label, "steps": shared})
                 if cfg.export_predictions:
                     copy_predictions(stored.eval_dir, run_dir / "predictions" / method / f"seed{seed}")
                 if task_cfg.save_model and saved_model_dir(stored.train_dir).is_dir():
@@ -292,7 +343,8 @@ def run_experiment(cfg: RunConfig, run_dir: str | Path, world=None) -> pd.DataFr
                                     copy_function=_link_or_copy)
     if not main:
         return None
-    # hits: read back whole; trained_hits: of the misses, those that reused a kept model and only evaluated
+    # hits: read back whole; trained_hits: of the misses, those that reused a kept model and only evaluated;
+    # warmup_hits: of the misses, those trained from a shared warm-up, and its steps
     atomic_write_json(run_dir / "store.json", {"store": str(store), "hits": hits, "misses": misses,
-                                               "trained_hits": trained_hits})
+                                               "trained_hits": trained_hits, "warmup_hits": warmup_hits})
     return pd.DataFrame(records)[COLUMNS]

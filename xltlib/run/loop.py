@@ -2,9 +2,11 @@
 
 Device placement, mixed precision (bf16 autocast on CUDA) and several GPUs come from `accelerate`;
 gradient accumulation, a linear warmup/decay schedule, checkpoints that a rerun resumes from, and model
-selection on English dev only (the zero-shot protocol) are here. Methods plug in through the hooks of
-`xltlib.methods.spec.Perturbation`; the loop never asks which method it runs. Inside a `tracking(...)` block,
-training loss and English-dev score also go to an experiment tracker (accelerate's: TensorBoard).
+selection on English dev only (the zero-shot protocol) are here, and so is a shared warm-up (`WarmupPrefix`): the
+state after a robust method's plain steps, saved once and resumed from by every run that begins with them.
+Methods plug in through the hooks of `xltlib.methods.spec.Perturbation`; the loop never asks which method it runs.
+Inside a `tracking(...)` block, training loss and English-dev score also go to an experiment tracker (accelerate's:
+TensorBoard).
 
 On a GPU the loop does not wait on the host: the loss is summed on the device and read (and checked finite) at
 logging and checkpoint steps only; a task's `Collator` tokenizes the training set once (unless a method rewrites
@@ -37,6 +39,7 @@ from ..core.config import TrainArgs
 from ..core.errors import ConfigError, TrainingError
 from ..methods.spec import Perturbation
 from ..tasks.handlers.base import Collator, forward_from_embeddings, to_device
+from .store import run_lock
 
 Collate = Callable[[list[dict]], dict]
 PLAIN = Perturbation()  # the hooks of a perturbation's warm-up steps (`start_step`)
@@ -48,12 +51,27 @@ class TrainResult:
     best_step: int | None
     best_dev_score: float | None
     history: list[dict] = field(default_factory=list)  # {"step", "epoch", "loss", "dev_score"}
-    resumed_from_step: int = 0
+    resumed_from_step: int = 0  # the run's own checkpoint it resumed from
+    warmup_from_step: int = 0  # the shared warm-up (`WarmupPrefix`) it started from
 
 
 def step_seed(seed: int, epoch: int, batch_index: int) -> int:
     """A seed per micro-batch: dropout, noise and augmentation repeat exactly, and after a resume too."""
     return (seed * 1_000_003 + epoch * 10_007 + batch_index) % (2**31 - 1)
+
+
+@dataclass(frozen=True)
+class WarmupPrefix:
+    """The whole resumable state (weights, optimizer, scheduler, random states, the dev selection so far, the
+    history and the loss being summed) after `step` optimizer steps of plain training, in `directory` (a folder of
+    the run store, present only when whole). Runs whose first `step` steps are the same computation share it
+    (`xltlib.run.experiment.warmup_prefixes` says which): the first one saves it, the others start from it."""
+
+    step: int
+    directory: Path
+
+    def exists(self) -> bool:
+        return (self.directory / "trainer_state.json").is_file()
 
 
 @dataclass(frozen=True)
@@ -159,12 +177,11 @@ def _raw_examples(examples: list[dict]) -> list[dict]:
     return examples
 
 
-def _save_checkpoint(accelerator: Accelerator, directory: Path, state: dict) -> None:
-    """Write the checkpoint beside the old one, then swap: a kill mid-write leaves the old one whole.
+def _write_state(accelerator: Accelerator, tmp: Path, state: dict) -> None:
+    """The training state into a fresh folder `tmp`, `trainer_state.json` last.
 
     Every process calls it: `save_state` writes the weights, optimizer and scheduler from the main process and each
-    process's own random state (`random_states_<rank>.pkl`); the main process alone clears and swaps the folders."""
-    tmp, last, old = directory / "last.tmp", directory / "last", directory / "last.old"
+    process's own random state (`random_states_<rank>.pkl`); the main process alone clears the folder."""
     if accelerator.is_main_process:
         shutil.rmtree(tmp, ignore_errors=True)
     accelerator.wait_for_everyone()
@@ -172,6 +189,13 @@ def _save_checkpoint(accelerator: Accelerator, directory: Path, state: dict) -> 
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         (tmp / "trainer_state.json").write_text(json.dumps(state))
+
+
+def _save_checkpoint(accelerator: Accelerator, directory: Path, state: dict) -> None:
+    """Write the checkpoint beside the old one, then swap: a kill mid-write leaves the old one whole."""
+    tmp, last, old = directory / "last.tmp", directory / "last", directory / "last.old"
+    _write_state(accelerator, tmp, state)
+    if accelerator.is_main_process:
         if last.exists():
             os.replace(last, old)
         os.replace(tmp, last)
@@ -179,7 +203,8 @@ def _save_checkpoint(accelerator: Accelerator, directory: Path, state: dict) -> 
     accelerator.wait_for_everyone()
 
 
-def _load_checkpoint(accelerator: Accelerator, directory: Path) -> dict | None:
+def _own_checkpoint(accelerator: Accelerator, directory: Path) -> dict | None:
+    """The state of the run's last checkpoint (not loaded yet), or None."""
     last, old = directory / "last", directory / "last.old"
     if accelerator.is_main_process and not (last / "trainer_state.json").is_file() \
             and (old / "trainer_state.json").is_file():
@@ -187,8 +212,51 @@ def _load_checkpoint(accelerator: Accelerator, directory: Path) -> dict | None:
     accelerator.wait_for_everyone()
     if not (last / "trainer_state.json").is_file():
         return None
-    accelerator.load_state(str(last))
     return json.loads((last / "trainer_state.json").read_text())
+
+
+def _save_prefix(accelerator: Accelerator, prefix: WarmupPrefix, directory: Path, state: dict) -> None:
+    """`state` (with the run's dev-best weights) as `prefix`: written inside the run's own checkpoint folder (which
+    the run's lock keeps to one writer, and which is deleted with the run's checkpoints), then renamed into the
+    store under the prefix's lock, unless another run has put it there meanwhile: the prefix is whole or absent."""
+    tmp = directory / "warmup.tmp"
+    _write_state(accelerator, tmp, state)
+    if accelerator.is_main_process:
+        if state["best_step"] is not None:
+            shutil.copy2(directory / "best.pt", tmp / "best.pt")
+        with run_lock(prefix.directory):
+            if prefix.exists():
+                shutil.rmtree(tmp)
+            else:
+                shutil.rmtree(prefix.directory, ignore_errors=True)  # never whole: only a rename puts it there
+                os.replace(tmp, prefix.directory)
+    accelerator.wait_for_everyone()
+
+
+def _load_prefix(accelerator: Accelerator, prefix: WarmupPrefix, directory: Path) -> dict:
+    """Start from `prefix`: its state loaded, its dev-best weights copied into the run's own folder."""
+    accelerator.load_state(str(prefix.directory))
+    state = json.loads((prefix.directory / "trainer_state.json").read_text())
+    if accelerator.is_main_process and state["best_step"] is not None:
+        tmp = directory / "best.pt.tmp"
+        shutil.copy2(prefix.directory / "best.pt", tmp)
+        os.replace(tmp, directory / "best.pt")
+    accelerator.wait_for_everyone()
+    return {**state, "warmup_from_step": prefix.step}
+
+
+def _resume(accelerator: Accelerator, directory: Path, prefixes: Sequence[WarmupPrefix]) -> dict | None:
+    """Load the furthest of the run's own last checkpoint and the shared warm-ups that exist; its state, or None.
+    The main process chooses, so that every process loads the same one."""
+    own = _own_checkpoint(accelerator, directory)
+    after = own["global_step"] if own else 0
+    found = [p.step for p in prefixes if p.step > after and p.exists()] if accelerator.is_main_process else None
+    found = broadcast_object_list([found])[0]
+    if found:
+        return _load_prefix(accelerator, next(p for p in prefixes if p.step == max(found)), directory)
+    if own:
+        accelerator.load_state(str(directory / "last"))
+    return own
 
 
 def _save_best(model, directory: Path) -> None:
@@ -207,17 +275,22 @@ def _mean_over_processes(accelerator: Accelerator, value: float) -> float:
 def train(model, train_examples: Sequence[dict], collate: Collate, args: TrainArgs, *, seed: int,
           perturbation: Perturbation | None = None, dev_score: Callable[[object], float] | None = None,
           checkpoint_dir: str | Path | None = None, max_steps: int | None = None,
-          desc: str = "train", batch_sampler: Callable[[torch.Generator], object] | None = None) -> TrainResult:
+          desc: str = "train", batch_sampler: Callable[[torch.Generator], object] | None = None,
+          prefixes: Sequence[WarmupPrefix] = ()) -> TrainResult:
     """Train `model` in place; on return it holds the weights chosen on English dev (or the last ones).
 
     `collate` turns raw examples into a batch of tensors with labels; `dev_score(model)` scores English
     dev (higher is better). With `checkpoint_dir`, state is saved every `args.save_steps` optimizer steps
     and a rerun resumes from the last checkpoint. `batch_sampler(generator)` replaces the shuffled batches of
     `args.per_device_train_batch_size` examples (a multi-task stage draws each batch's task,
-    `xltlib.run.multitask`); the generator is reseeded at every epoch, as the default sampler's.
+    `xltlib.run.multitask`); the generator is reseeded at every epoch, as the default sampler's. `prefixes` are
+    shared warm-ups this run's first steps are (plain steps only: the caller checks): the run starts from the
+    furthest one that exists and saves, on the way, the ones that do not; they need `checkpoint_dir`.
     """
     check_device_options(args)
     perturbation = perturbation or Perturbation()
+    if prefixes and checkpoint_dir is None:
+        raise ValueError("a shared warm-up (prefixes) needs a checkpoint_dir to hold the run's dev-best weights")
     if args.group_by_length and batch_sampler is not None:
         raise ConfigError("group_by_length does not apply to a multi-task stage, whose sampler draws each batch's "
                           "task; set it false for this stage")
@@ -246,17 +319,22 @@ def train(model, train_examples: Sequence[dict], collate: Collate, args: TrainAr
     directory = Path(checkpoint_dir) if checkpoint_dir else None
     state = {"global_step": 0, "epoch": 0, "batch_in_epoch": 0, "best_score": None, "best_step": None,
              "history": []}
-    resumed = 0
     if directory:
         directory.mkdir(parents=True, exist_ok=True)
-        state = _load_checkpoint(accelerator, directory) or state
-        resumed = state["global_step"]
+        state = _resume(accelerator, directory, prefixes) or state
+    warmed_up = state.get("warmup_from_step", 0)
+    resumed = state["global_step"] if state["global_step"] > warmed_up else 0
+    to_save = {p.step: p for p in prefixes if p.step > state["global_step"]}
     eval_every = max(1, steps_per_epoch // args.evals_per_epoch)
     best_weights: dict = {}  # the dev-best weights, in memory when there is no checkpoint directory
 
+    def with_running_loss() -> dict:
+        # the loss summed since the last logged step, each process's, so a resumed run logs what an unbroken one does
+        return {**state, "running_loss": accelerator.gather(running_loss.reshape(1)).tolist(), "logged": logged}
+
     def checkpoint():
         if directory:
-            _save_checkpoint(accelerator, directory, state)
+            _save_checkpoint(accelerator, directory, with_running_loss())
 
     def evaluate_dev():
         if dev_score is None:
@@ -287,7 +365,11 @@ def train(model, train_examples: Sequence[dict], collate: Collate, args: TrainAr
                     disable=not accelerator.is_main_process, mininterval=1.0)
     # Summed on the device in float64 (as the Python float sum it replaces, so CPU histories are unchanged) and
     # read at logging and checkpoint steps only: a per-step .item() would make the GPU wait for the host.
-    running_loss, logged, checked_step = torch.zeros((), dtype=torch.float64, device=accelerator.device), 0, resumed
+    running_loss = torch.tensor(state.get("running_loss", [0.0] * processes)[accelerator.process_index],
+                                dtype=torch.float64, device=accelerator.device)
+    logged, checked_step = state.get("logged", 0), state["global_step"]
+    for key in ("running_loss", "logged"):
+        state.pop(key, None)
 
     def check_finite_loss(epoch: int) -> None:
         nonlocal checked_step
@@ -341,6 +423,11 @@ def train(model, train_examples: Sequence[dict], collate: Collate, args: TrainAr
             if state["global_step"] % args.save_steps == 0:
                 check_finite_loss(epoch)  # a checkpoint never holds weights a non-finite loss has reached
                 checkpoint()
+            prefix = to_save.pop(state["global_step"], None)
+            if prefix is not None:
+                prefix_state = with_running_loss()
+                if all(map(math.isfinite, prefix_state["running_loss"])):  # a shared warm-up never holds a diverged run
+                    _save_prefix(accelerator, prefix, directory, prefix_state)
             if state["global_step"] >= total_steps:
                 break
         else:
@@ -358,4 +445,5 @@ def train(model, train_examples: Sequence[dict], collate: Collate, args: TrainAr
     if tracker:  # not end_training(): it also ends the process group that the next run's processes share
         for run in accelerator.trackers:
             run.finish()
-    return TrainResult(state["global_step"], state["best_step"], state["best_score"], state["history"], resumed)
+    return TrainResult(state["global_step"], state["best_step"], state["best_score"], state["history"], resumed,
+                       warmed_up)

@@ -18,7 +18,7 @@ from ..methods.samplers import probabilities
 from ..tasks.catalogue import TASKS
 from ..tasks.handlers import TaskData, handler_for
 from ..tasks.models import InitFrom, fresh_head_model, load_model
-from .loop import TrainResult, process_state, train
+from .loop import TrainResult, WarmupPrefix, process_state, train
 from .multitask import MultiTaskModel, TaskBatchSampler, multitask_collate, tagged
 
 
@@ -36,6 +36,8 @@ class StageInputs:
     tokenizer: object
     method: str
     pooling: str = "cls"  # what sentence-level heads read (TrainArgs.classifier_pooling)
+    # the shared plain warm-ups the first stage starts from or saves (`xltlib.run.experiment.warmup_prefixes`)
+    warmup_prefixes: tuple[WarmupPrefix, ...] = ()
 
 
 def stage_config(cfg, stage: Stage):
@@ -136,7 +138,8 @@ def train_stage(stage: Stage, index: int, model, inputs: StageInputs, cfg, work_
         collate = handler.collate(spec, inputs.tokenizer, cfg, handler.max_length(model, cfg))
         return train(trainable, handler.training_examples(data[spec.name]), collate, cfg, seed=inputs.seed,
                      perturbation=inputs.perturbation if stage.perturb else None, dev_score=dev_scorer(stage, model, inputs, cfg),
-                     checkpoint_dir=checkpoint_dir, desc=desc)
+                     checkpoint_dir=checkpoint_dir, desc=desc,
+                     prefixes=inputs.warmup_prefixes if index == 0 else ())
     examples, collates, sizes = [], {}, {}
     for spec in specs:
         handler = handler_for(spec)

@@ -10,6 +10,10 @@ training with other evaluation settings loads the kept model and only evaluates.
 training is final. A lock beside each training folder lets notebooks that run side by side wait for one another
 instead of training the same run twice.
 
+Beside the trainings, `warmup/` holds shared warm-ups (`xltlib.run.loop.WarmupPrefix`): the resumable state after
+a robust method's plain steps, keyed without the method (`xltlib.run.experiment.warmup_prefixes`), so the plain
+steps that `standard` and every robust method of a (task, seed) begin with are trained once.
+
 Runs under `outputs/` share `outputs/store/`; a run directory elsewhere (tests, smoke runs) keeps its own
 `<run dir>/work/`; `XLT_RUN_STORE` names another store. Bump `STORE_VERSION` when a library change alters what a
 stored run would record.
@@ -27,6 +31,11 @@ from ..core.atomic import atomic_write_json
 from ..core.paths import outputs_dir
 
 STORE_VERSION = 2  # 2: training and evaluation folders apart
+
+
+def warmup_dir(store: Path, name: str) -> Path:
+    """Where the store keeps the shared warm-up `name` (`<task>-seed<N>-step<S>-<key>`)."""
+    return Path(store) / "warmup" / name
 
 
 def store_root(run_dir: Path) -> Path:
@@ -68,7 +77,7 @@ def save_trained_run(train_dir: Path, result) -> None:
     atomic_write_json(Path(train_dir) / "train.json",
                       {"global_step": result.global_step, "best_step": result.best_step,
                        "best_dev_score": result.best_dev_score, "history": result.history,
-                       "resumed_from_step": result.resumed_from_step})
+                       "resumed_from_step": result.resumed_from_step, "warmup_from_step": result.warmup_from_step})
     for checkpoint in Path(train_dir).glob("checkpoint*"):
         shutil.rmtree(checkpoint, ignore_errors=True)
 
