@@ -103,6 +103,8 @@ class MethodSpec(OptionSpec):
 
     def build(self, context: MethodContext, options: dict) -> Perturbation:
         """The method's hooks for resolved `options`; `start_step` goes to the loop, the rest to the method."""
+        if self.modifier is not None and not self.perturbs_training:  # its options are the modifier's
+            return Perturbation()
         options = dict(options)
         start = options.pop(WARMUP_OPTION, 0)
         perturbation = self.make_perturbation(context, **options)
