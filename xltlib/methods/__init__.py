@@ -1,8 +1,7 @@
-"""Methods: what a run trains with beyond the data. `spec` holds the method registry (`METHODS`) and the
-perturbation hooks of the training loop; robust training registers here (`adversarial`: at, free_at; `noise`:
-rs_rp; `substitution`: rs_da), on `balls` (PGD in the embedding space) and `neighbors` (substitution tables);
-`recipes` holds schedules of stages and `samplers` the task samplers of multi-task stages. Parameter-efficient
-methods register here too (`adapters`: lora, bottleneck, madx), as model modifiers; `standard` is full fine-tuning.
+"""Methods: what a run trains with beyond the data. `spec` holds the method registry (`METHODS`) and the loop's
+perturbation hooks; robust training registers here (`adversarial`, `noise`, `substitution`, on `balls` and
+`neighbors`), and parameter-efficient methods as model modifiers (`adapters`: lora, bottleneck, madx; `standard` is
+full fine-tuning); `recipes` holds schedules of stages, `samplers` the task samplers of multi-task stages.
 May import `xltlib.core` and `xltlib.tasks`.
 """
 from __future__ import annotations
