@@ -1,6 +1,8 @@
 """Parameter-efficient methods (issue 13): bottleneck adapters, the MAD-X stack and LoRA on tiny BERT and XLM-R
 models built here; what each leaves unchanged, trains and saves; bad input named; one short run of each method
 through the normal run path on the tiny world."""
+from pathlib import Path
+
 import pytest
 import torch
 from transformers import (BertConfig, BertForMaskedLM, BertForSequenceClassification, XLMRobertaConfig,
@@ -199,3 +201,50 @@ def test_madx_trains_language_adapters_once_and_evaluates_each_language_under_it
     # A language with no adapter is named before anything trains, with how to train one.
     with pytest.raises(XltError, match=r"no language adapter for evaluation language 'adn' .*train_language_adapters"):
         run_experiment(cfg.replace(eval_langs=("en", "rlx", "adn")), tmp_path / "run", cached_tiny_world)
+
+
+def test_a_language_adapter_is_keyed_by_model_language_settings_and_text(tmp_path):
+    from xltlib.run.adapters import corpus_id, language_adapter_dir
+
+    text = tmp_path / "sw.txt"
+    text.write_text("habari ya asubuhi\n")
+    options = METHODS["madx"].resolve({"lang_corpus": {"sw": str(text)}})
+    folder = language_adapter_dir(tmp_path, "model", "sw", options, corpus_id("sw", options, None))
+    assert folder == language_adapter_dir(tmp_path, "model", "sw", options, corpus_id("sw", options, None))
+    assert folder.name.startswith("lang-adapter-sw-")
+    others = [language_adapter_dir(tmp_path, "other-model", "sw", options, corpus_id("sw", options, None)),
+              language_adapter_dir(tmp_path, "model", "sw", {**options, "lang_steps": 7},
+                                   corpus_id("sw", options, None))]
+    # the task adapter's own settings are not the language adapter's: runs that differ in them share it
+    assert language_adapter_dir(tmp_path, "model", "sw", {**options, "reduction_factor": 8},
+                                corpus_id("sw", options, None)) == folder
+    text.write_text("habari ya jioni, rafiki\n")  # another text: another adapter
+    others.append(language_adapter_dir(tmp_path, "model", "sw", options, corpus_id("sw", options, None)))
+    assert folder not in others and len(set(others)) == 3
+
+
+def test_madx_on_the_real_path_trains_language_adapters_from_text_files(tiny_model_dir, xnli_files, xnli_rows,
+                                                                        tmp_path):
+    from xltlib.run.experiment import run_experiment
+
+    corpus = {}
+    for lang in ("en", "de"):
+        corpus[lang] = str(tmp_path / f"{lang}.txt")
+        Path(corpus[lang]).write_text("\n".join(r["premise"] + " " + r["hypothesis"] for r in xnli_rows[lang]))
+    cfg = RunConfig(world="real", tasks=["xnli"], model_name_or_path=str(tiny_model_dir), methods=["madx"],
+                    seeds=[1], eval_langs=["en", "de"], generalized=False, data_files={"xnli": xnli_files},
+                    num_train_epochs=1.0, per_device_train_batch_size=4, per_device_eval_batch_size=8,
+                    learning_rate=1e-3, method_options={"madx": {**LANG_BUDGET, "lang_corpus": corpus}})
+    records = run_experiment(cfg, tmp_path / "run", None)
+    assert set(records[records.split == "test"].lang) == {"en", "de"}
+    assert sorted(p.name.split("-")[2] for p in (tmp_path / "run/work").glob("lang-adapter-*") if p.is_dir()) \
+        == ["de", "en"]
+
+
+def test_what_an_adapter_run_cannot_do_yet_is_refused_by_name():
+    spec = METHODS["madx"]
+    with pytest.raises(ConfigError, match="the generalized setting puts two languages in one example: set "
+                                          "generalized: false"):
+        spec.modifier.apply(bert(), spec.resolve({}), ModifierContext(mixes_languages=True))
+    with pytest.raises(ConfigError, match=r"method 'lora' trains one stage of one task; .*remove this task's `stages`"):
+        METHODS["lora"].modifier.apply(bert(), METHODS["lora"].resolve({}), ModifierContext(stages=2))

@@ -19,7 +19,7 @@ from ..core.errors import ConfigError, DataError
 from ..methods.adapters import (LANGUAGE_ADAPTER_OPTIONS, ModifierContext, add_adapter, language_adapter_config,
                                 save_adapter, train_only)
 from ..methods.adapters.modifiers import adapter_names
-from .loop import train
+from .loop import process_state, train
 from .store import run_lock
 
 LANGUAGE_ADAPTER_VERSION = 1
@@ -97,6 +97,10 @@ def language_adapter_lookup(store: Path, model_path: str, tokenizer, options: di
         if directory is not None and (directory / "train.json").is_file():
             return directory / "adapter"
         if corpus and "file" in corpus:
+            if process_state().num_processes > 1:  # only the main process may train it, and the loop syncs all
+                raise ConfigError(f"method 'madx': the language adapter for {lang!r} is not trained yet; train it "
+                                  "in one process first (xltlib.app.language_adapters.train_language_adapters), "
+                                  "then start the run on several")
             return train_language_adapter(directory, model_path, tokenizer, read_texts(corpus["file"]),
                                           options) / "adapter"
         where = f" in the run store {store}" if corpus else ""
