@@ -8,8 +8,8 @@ by its registered model modifier with its default options (MAD-X: a frozen langu
 the invertible adapter, a task adapter of 16 over it). A step is forward, backward and an AdamW step on a sequence
 classification batch of random token ids, timed outside the training loop (which adds the same data work to every
 method); methods take turns in rounds, first one rotating, and a method's ratio is the median over rounds of its
-median step over full fine-tuning's in the same round (each model built once, kept for every round). Optimizer state is the bytes of AdamW's moment tensors
-after one step.
+median step over full fine-tuning's in the same round (each model built once, kept for every round). Optimizer
+state is the bytes of AdamW's moment tensors after one step.
 
     python benchmarks/adapters.py            # writes outputs/bench/adapters.json
 """

@@ -14,7 +14,7 @@ from ...core.errors import ConfigError
 from ...core.options import check_bool, check_choice, check_number
 from .bottleneck import (PLACEMENTS, STACK_ATTRIBUTE, AdapterConfig, add_adapter, check_reduction_factor,
                          load_adapter, swap_adapter)
-from .lora import apply_lora
+from .lora import apply_lora, lora_parameter_names
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ class Lora(ModelModifier):
     def apply(self, model, options, context):
         self.check_schedule("method 'lora'", context)
         apply_lora(model, seed=context.seed, **options)
-        train_only(model, {n for n, _ in model.named_parameters() if ".lora_" in n} | set(head_parameter_names(model)))
+        train_only(model, set(lora_parameter_names(model)) | set(head_parameter_names(model)))
         return model
 
 
