@@ -54,6 +54,7 @@ test: setup
 bench: setup
 	$(PY) benchmarks/padding.py
 	$(PY) benchmarks/robust_step_cost.py
+	$(PY) benchmarks/adapters.py
 	$(PY) benchmarks/ranking.py
 	$(PY) benchmarks/run_store.py
 	$(PY) benchmarks/batched_seeds.py

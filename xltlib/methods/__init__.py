@@ -1,12 +1,14 @@
-"""Methods: what a run trains with beyond the data. `spec` holds the method registry (`METHODS`) and the
-perturbation hooks of the training loop; robust training registers here (`adversarial`: at, free_at; `noise`:
-rs_rp; `substitution`: rs_da), on `balls` (PGD in the embedding space) and `neighbors` (substitution tables);
-`recipes` holds schedules of stages and `samplers` the task samplers of multi-task stages.
+"""Methods: what a run trains with beyond the data. `spec` holds the method registry (`METHODS`) and the loop's
+perturbation hooks; robust training registers here (`adversarial`, `noise`, `substitution`, on `balls` and
+`neighbors`), and parameter-efficient methods as model modifiers (`adapters`: lora, bottleneck, madx; `standard` is
+full fine-tuning); `recipes` holds schedules of stages, `samplers` the task samplers of multi-task stages.
 May import `xltlib.core` and `xltlib.tasks`.
 """
 from __future__ import annotations
 
 from ..tasks.models import InitFrom
+from .adapters import (BOTTLENECK_OPTIONS, LORA_OPTIONS, MADX_OPTIONS, Bottleneck, Lora, MadX, check_bottleneck,
+                       check_lora, check_madx)
 from .adversarial import AT_OPTIONS, FREE_AT_OPTIONS, check_at, make_at, make_free_at
 from .balls import check_ball_options
 from .noise import RS_RP_OPTIONS, check_rs_rp, make_rs_rp
@@ -30,3 +32,16 @@ METHODS.register("rs_da", MethodSpec(
     name="rs_da", init=InitFrom.PRETRAINED_ENCODER, make_perturbation=make_rs_da, options=RS_DA_OPTIONS,
     check=check_rs_da, needs=("substitution",),
     description="randomized smoothing with synonym substitution on the fly (RS-DA)"))
+METHODS.register("lora", MethodSpec(
+    name="lora", init=InitFrom.PRETRAINED_ENCODER, modifier=Lora(), options=LORA_OPTIONS, check=check_lora,
+    description="LoRA (Hu et al. 2022) through peft: low-rank updates of the encoder's attention projections "
+                "(BERT, XLM-R: query, value), the task head trained whole, the rest frozen"))
+METHODS.register("bottleneck", MethodSpec(
+    name="bottleneck", init=InitFrom.PRETRAINED_ENCODER, modifier=Bottleneck(), options=BOTTLENECK_OPTIONS,
+    check=check_bottleneck,
+    description="a bottleneck task adapter (Pfeiffer: after each feed-forward output; Houlsby: after attention too), "
+                "the task head trained whole, the encoder frozen"))
+METHODS.register("madx", MethodSpec(
+    name="madx", init=InitFrom.PRETRAINED_ENCODER, modifier=MadX(), options=MADX_OPTIONS, check=check_madx,
+    description="MAD-X (Pfeiffer et al. 2020): a task adapter over the source language's MLM-trained language "
+                "adapter; each test language runs under its own language adapter"))

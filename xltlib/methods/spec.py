@@ -74,7 +74,8 @@ class MethodSpec(OptionSpec):
     """`make_perturbation(context, **options)` builds the method's hooks; `options` are its defaults, which a
     run's `method_options[name]` overrides key by key, and `check` validates them without a model. `init` is how
     its first stage's model starts. `needs` are the task-type capabilities it uses
-    (`xltlib.tasks.handlers.base.CAPABILITIES`); `needs_when` adds one when a resolved option is true."""
+    (`xltlib.tasks.handlers.base.CAPABILITIES`); `needs_when` adds one when a resolved option is true. `modifier`
+    changes the model itself (parameter-efficient methods); a method may have both hooks and a modifier."""
 
     init: InitFrom
     make_perturbation: Callable[..., Perturbation] = plain
@@ -82,6 +83,8 @@ class MethodSpec(OptionSpec):
     needs_when: tuple[tuple[str, str], ...] = ()  # (option, capability)
     # Rows as the method sees them, (spec, rows) -> rows, for every split (a control such as hypothesis-only).
     view: Callable | None = None
+    # What it does to the loaded model before training (adapters, LoRA), an `adapters.ModelModifier`; None: nothing.
+    modifier: object = None
     kind: str = "method"
 
     def __post_init__(self):
@@ -100,6 +103,8 @@ class MethodSpec(OptionSpec):
 
     def build(self, context: MethodContext, options: dict) -> Perturbation:
         """The method's hooks for resolved `options`; `start_step` goes to the loop, the rest to the method."""
+        if self.modifier is not None and not self.perturbs_training:  # its options are the modifier's
+            return Perturbation()
         options = dict(options)
         start = options.pop(WARMUP_OPTION, 0)
         perturbation = self.make_perturbation(context, **options)

@@ -37,6 +37,8 @@ from ..tasks.catalogue import TASKS
 from ..tasks.files import task_langs
 from ..tasks.handlers import TaskData, handler_for
 from ..tasks.models import InitFrom, load_model, load_tokenizer, resolve_model_path
+from .adapters import evaluate_by_group, modifier_context
+from .adapters import restore as restore_modified
 from .loop import WarmupPrefix, process_state, tracking
 from .plan import TaskPlan, plan
 from .stages import StageInputs, run_schedule, selection, start_model
@@ -119,8 +121,8 @@ def shares_warmup(task_plan: TaskPlan, method: str) -> bool:
     tensors the pre-tokenized set does). Measured bit for bit for `at`, `free_at`, `rs_rp` and `rs_da` against
     `standard` on the tiny world (tests/test_warmup_prefix.py) and the default one (benchmarks/README.md). Not a
     method that sees other rows (`view`: a control), nor a recipe with stages (its steps follow from the earlier
-    stages)."""
-    return (task_plan.handler.fine_tuned and METHODS[method].view is None
+    stages), nor a parameter-efficient method (`modifier`: it trains other parameters from the first step)."""
+    return (task_plan.handler.fine_tuned and METHODS[method].view is None and METHODS[method].modifier is None
             and schedule_record(task_plan.stages) is None)
 
 
@@ -246,11 +248,19 @@ def fine_tune_and_evaluate(task_plan: TaskPlan, data: TaskData, stage_data: dict
     first_head = model.heads[first_spec.name] if first_stage and first_stage.multi_task else model
     # Before training: the same relative budgets for every method (and for a kept model's evaluation).
     context = method_context(first_head, spec, world)
-    inputs.perturbation = method_spec.build(context, task_plan.method_options[method])
+    options = task_plan.method_options[method]
+    inputs.perturbation = method_spec.build(context, options)
+    modified = None  # a parameter-efficient method's model modifier (adapters, LoRA): its context
+    if method_spec.modifier is not None:
+        modified = modifier_context(task_plan, method, data, seed, stored.train_dir.parent, model_path, tokenizer,
+                                    world)
+        model = method_spec.modifier.apply(model, options, modified)
     trained = None
     if handler.fine_tuned:
         if stored.keep_model and stored.has_trained_model():
             model = load_model(str(saved_model_dir(stored.train_dir)), spec, InitFrom.PRETRAINED_ENCODER, seed)
+            if modified is not None:
+                model = restore_modified(method_spec, model, options, modified, saved_model_dir(stored.train_dir))
             trained = trained_record(stored.train_dir)
         else:
             model, result = run_schedule(task_plan.stages, inputs, cfg, stored.train_dir, first_model=model)
@@ -263,9 +273,13 @@ def fine_tune_and_evaluate(task_plan: TaskPlan, data: TaskData, stage_data: dict
         return None
     max_length = handler.max_length(model, cfg)
     smoothing = inputs.perturbation if inputs.perturbation.smooths_predictions else None
-    records, predictions = handler.evaluate(spec, model, tokenizer, data, cfg, max_length, smoothing, seed)
-    records += evaluate_robustness(model, spec, handler, data.tests, tokenizer, cfg, max_length, context=context,
-                                   seed=seed)
+    records, predictions = evaluate_by_group(
+        method_spec, model, options, modified, data,
+        lambda part: handler.evaluate(spec, model, tokenizer, part, cfg, max_length, smoothing, seed))
+    records += evaluate_by_group(
+        method_spec, model, options, modified, data,
+        lambda part: (evaluate_robustness(model, spec, handler, part.tests, tokenizer, cfg, max_length,
+                                          context=context, seed=seed), {}))[0]
     if trained is not None:
         records.append({"lang": spec.src_lang, "split": "validation", "metric": spec.metric,
                         "value": trained["best_dev_score"]})
