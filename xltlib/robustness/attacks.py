@@ -7,7 +7,7 @@ frame cross-lingual transfer as robustness to such perturbations.
 from __future__ import annotations
 
 import abc
-
+import contextlib
 import dataclasses
 import math
 import random
@@ -45,6 +45,21 @@ class Attack(abc.ABC):
 
 def _gold(examples: list[dict]) -> np.ndarray:
     return np.array([e["label"] for e in examples], dtype=np.int64)
+
+
+@contextlib.contextmanager
+def frozen(model):
+    """The model's parameters without gradients while the block runs (restored after): an attack's backward
+    passes need the input's gradient only, and the forward pass then keeps less for them. The input's gradient
+    is the same number either way."""
+    wanted = [(p, p.requires_grad) for p in model.parameters()]
+    for p, _ in wanted:
+        p.requires_grad_(False)
+    try:
+        yield model
+    finally:
+        for p, flag in wanted:
+            p.requires_grad_(flag)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -108,9 +123,10 @@ class EmbeddingPGDAttack(Attack):
                 return torch.nn.functional.cross_entropy(logits, gold[rows], reduction="none")
 
             generator = torch.Generator(device=device).manual_seed(seed + start)
-            delta = pgd(objective, embeds, Ball(self.norm, self.epsilon * scale), steps=self.steps,
-                        step_size=self.step_size * scale, generator=generator,
-                        mask=batch.get("attention_mask"), random_start=self.random_start)
+            with frozen(model):
+                delta = pgd(objective, embeds, Ball(self.norm, self.epsilon * scale), steps=self.steps,
+                            step_size=self.step_size * scale, generator=generator,
+                            mask=batch.get("attention_mask"), random_start=self.random_start)
             if not bool(broken.all()):
                 with torch.no_grad():
                     record(*forward_unbroken(embeds + delta))
@@ -131,9 +147,10 @@ class EmbeddingPGDAttack(Attack):
                 embeds = model.get_input_embeddings()(batch["input_ids"])
             scale = token_scale(self.embedding_norm, embeds.shape[-1], self.norm, self.relative)
             generator = torch.Generator(device=embeds.device).manual_seed(seed + number)
-            delta = pgd(lambda inputs: forward(inputs).loss, embeds, Ball(self.norm, self.epsilon * scale),
-                        steps=self.steps, step_size=self.step_size * scale, generator=generator,
-                        mask=batch.get("attention_mask"), random_start=self.random_start)
+            with frozen(model):
+                delta = pgd(lambda inputs: forward(inputs).loss, embeds, Ball(self.norm, self.epsilon * scale),
+                            steps=self.steps, step_size=self.step_size * scale, generator=generator,
+                            mask=batch.get("attention_mask"), random_start=self.random_start)
             with torch.no_grad():
                 out.append(decode(forward(embeds + delta)))
         model.train(was_training)
