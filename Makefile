@@ -57,6 +57,8 @@ bench: setup
 	$(PY) benchmarks/adapters.py
 	$(PY) benchmarks/ranking.py
 	$(PY) benchmarks/run_store.py
+	$(PY) benchmarks/warmup_sharing.py
+	$(PY) benchmarks/evaluation.py
 	$(PY) benchmarks/batched_seeds.py
 	$(PY) benchmarks/hf_trainer.py
 	$(PY) benchmarks/gpu_throughput.py

@@ -7,7 +7,7 @@ frame cross-lingual transfer as robustness to such perturbations.
 from __future__ import annotations
 
 import abc
-
+import contextlib
 import dataclasses
 import math
 import random
@@ -27,23 +27,39 @@ from ..methods.balls import Ball, check_ball_options, pgd, token_scale
 from ..methods.neighbors import load_muse_dictionary
 from ..methods.spec import MethodContext
 from ..methods.substitution import CASES, Substitutions, neighbor_table
-from ..tasks.handlers.base import TaskData, forward_from_embeddings
-from ..tasks.handlers.pair import predict_labels
+from ..tasks.handlers.base import TaskData, forward_from_embeddings, plain_logits
 
 
 class Attack(abc.ABC):
     """`run` returns the labels the model predicts under attack, one per example; an attack needs the
-    gold label of each example (its `label` field)."""
+    gold label of each example (its `label` field). `clean_logits`, when given, are the model's logits on the
+    unattacked examples (`plain_logits`), which every attack starts from: computed once for all of them."""
 
     name = ""
 
     @abc.abstractmethod
-    def run(self, model, examples: list[dict], collate, batch_size: int, seed: int) -> np.ndarray:
+    def run(self, model, examples: list[dict], collate, batch_size: int, seed: int,
+            clean_logits: torch.Tensor | None = None) -> np.ndarray:
         """Predicted labels under attack."""
 
 
 def _gold(examples: list[dict]) -> np.ndarray:
     return np.array([e["label"] for e in examples], dtype=np.int64)
+
+
+@contextlib.contextmanager
+def frozen(model):
+    """The model's parameters without gradients while the block runs (restored after): an attack's backward
+    passes need the input's gradient only, and the forward pass then keeps less for them. The input's gradient
+    is the same number either way."""
+    wanted = [(p, p.requires_grad) for p in model.parameters()]
+    for p, _ in wanted:
+        p.requires_grad_(False)
+    try:
+        yield model
+    finally:
+        for p, flag in wanted:
+            p.requires_grad_(flag)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -66,7 +82,10 @@ class EmbeddingPGDAttack(Attack):
         self.step_size = 2.5 * epsilon / steps if step_size is None else step_size  # Madry et al.'s rule
         self.random_start, self.embedding_norm = random_start, embedding_norm
 
-    def run(self, model, examples, collate, batch_size, seed):
+    def run(self, model, examples, collate, batch_size, seed, clean_logits=None):
+        """An example's result is fixed once it is broken, so each forward pass runs on the examples still
+        unbroken only (rows of the batch: the others' logits and gradients are not changed by leaving them out);
+        without a random start the examples `clean_logits` gets wrong are broken before the first step."""
         was_training = model.training
         model.eval()
         device = next(model.parameters()).device
@@ -75,30 +94,42 @@ class EmbeddingPGDAttack(Attack):
             batch = {k: v.to(device) for k, v in collate(examples[start:start + batch_size]).items()}
             batch.pop("labels", None)
             gold = torch.as_tensor(_gold(examples[start:start + batch_size]), device=device)
-            forward = forward_from_embeddings(model, batch)
             with torch.no_grad():
                 embeds = model.get_input_embeddings()(batch["input_ids"])
             scale = token_scale(self.embedding_norm, embeds.shape[-1], self.norm, self.relative)
             broken = torch.zeros_like(gold, dtype=torch.bool)
             answer = gold.clone()
 
-            def record(logits):
+            def record(rows, logits):
                 predicted = logits.argmax(-1)
-                first = (predicted != gold) & ~broken
-                answer[first] = predicted[first]
-                broken.logical_or_(first)
+                first = rows[predicted != gold[rows]]
+                answer[first] = predicted[predicted != gold[rows]]
+                broken[first] = True
+
+            if clean_logits is not None and not self.random_start:  # the first iterate is the clean input
+                record(torch.arange(len(gold), device=device),
+                       clean_logits[start:start + batch_size].to(device))
+
+            def forward_unbroken(inputs):
+                rows = (~broken).nonzero().squeeze(1)
+                rest = {k: v[rows] for k, v in batch.items() if k != "input_ids"}
+                return rows, model(inputs_embeds=inputs[rows], **rest).logits
 
             def objective(inputs):
-                logits = forward(inputs).logits
-                record(logits.detach())
-                return torch.nn.functional.cross_entropy(logits, gold, reduction="none")
+                if bool(broken.all()):
+                    return inputs[:0].sum()  # nothing left to attack: a zero gradient, no forward pass
+                rows, logits = forward_unbroken(inputs)
+                record(rows, logits.detach())
+                return torch.nn.functional.cross_entropy(logits, gold[rows], reduction="none")
 
             generator = torch.Generator(device=device).manual_seed(seed + start)
-            delta = pgd(objective, embeds, Ball(self.norm, self.epsilon * scale), steps=self.steps,
-                        step_size=self.step_size * scale, generator=generator,
-                        mask=batch.get("attention_mask"), random_start=self.random_start)
-            with torch.no_grad():
-                record(forward(embeds + delta).logits)
+            with frozen(model):
+                delta = pgd(objective, embeds, Ball(self.norm, self.epsilon * scale), steps=self.steps,
+                            step_size=self.step_size * scale, generator=generator,
+                            mask=batch.get("attention_mask"), random_start=self.random_start)
+            if not bool(broken.all()):
+                with torch.no_grad():
+                    record(*forward_unbroken(embeds + delta))
             out.append(answer.cpu())
         model.train(was_training)
         return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.int64)
@@ -116,9 +147,10 @@ class EmbeddingPGDAttack(Attack):
                 embeds = model.get_input_embeddings()(batch["input_ids"])
             scale = token_scale(self.embedding_norm, embeds.shape[-1], self.norm, self.relative)
             generator = torch.Generator(device=embeds.device).manual_seed(seed + number)
-            delta = pgd(lambda inputs: forward(inputs).loss, embeds, Ball(self.norm, self.epsilon * scale),
-                        steps=self.steps, step_size=self.step_size * scale, generator=generator,
-                        mask=batch.get("attention_mask"), random_start=self.random_start)
+            with frozen(model):
+                delta = pgd(lambda inputs: forward(inputs).loss, embeds, Ball(self.norm, self.epsilon * scale),
+                            steps=self.steps, step_size=self.step_size * scale, generator=generator,
+                            mask=batch.get("attention_mask"), random_start=self.random_start)
             with torch.no_grad():
                 out.append(decode(forward(embeds + delta)))
         model.train(was_training)
@@ -149,23 +181,16 @@ def _replace(example: dict, candidate: _Candidate) -> dict:
     return {**example, candidate.field: " ".join(words)}
 
 
-@torch.no_grad()
-def gold_probabilities(model, examples: list[dict], gold: np.ndarray, collate,
-                       batch_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """(probability of each example's gold label, predicted label) under the plain model."""
-    device = next(model.parameters()).device
-    embeddings = model.get_input_embeddings()
-    probs, predicted = [], []
-    for start in range(0, len(examples), batch_size):
-        batch = {k: v.to(device) for k, v in collate(examples[start:start + batch_size]).items()}
-        batch.pop("labels", None)
-        logits = forward_from_embeddings(model, batch)(embeddings(batch["input_ids"])).logits
-        p = logits.float().softmax(-1).cpu().numpy()
-        probs.append(p[np.arange(len(p)), gold[start:start + batch_size]])
-        predicted.append(p.argmax(-1))
-    if not probs:
+def gold_probabilities(model, examples: list[dict], gold: np.ndarray, collate, batch_size: int,
+                       logits: torch.Tensor | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(probability of each example's gold label, predicted label) under the plain model, from its `logits` on
+    `examples` when they are known already."""
+    if not examples:
         return np.zeros(0), np.zeros(0, dtype=np.int64)
-    return np.concatenate(probs), np.concatenate(predicted)
+    if logits is None:
+        logits = plain_logits(model, examples, collate, batch_size)
+    p = logits.float().softmax(-1).numpy()
+    return p[np.arange(len(p)), gold], p.argmax(-1)
 
 
 @dataclass
@@ -197,13 +222,13 @@ class WordSubstitutionAttack(Attack):
                 for i, token in enumerate(example[name].split())
                 for alternative in self.substitutions.alternatives(token)]
 
-    def attack_examples(self, model, examples: list[dict], collate, batch_size: int,
-                        seed: int) -> tuple[list[dict], np.ndarray]:
+    def attack_examples(self, model, examples: list[dict], collate, batch_size: int, seed: int,
+                        clean_logits: torch.Tensor | None = None) -> tuple[list[dict], np.ndarray]:
         """(the examples after the attack, the labels predicted on them)."""
         was_training = model.training
         model.eval()
         gold = _gold(examples)
-        probs, predicted = gold_probabilities(model, examples, gold, collate, batch_size)
+        probs, predicted = gold_probabilities(model, examples, gold, collate, batch_size, clean_logits)
         adversarial, predicted = list(examples), predicted.copy()
         active = []
         for i, example in enumerate(examples):
@@ -241,8 +266,8 @@ class WordSubstitutionAttack(Attack):
         model.train(was_training)
         return adversarial, predicted
 
-    def run(self, model, examples, collate, batch_size, seed):
-        return self.attack_examples(model, examples, collate, batch_size, seed)[1]
+    def run(self, model, examples, collate, batch_size, seed, clean_logits=None):
+        return self.attack_examples(model, examples, collate, batch_size, seed, clean_logits)[1]
 
 
 WORD_OPTIONS = {"max_words": 2, "max_candidates": 32, "case": "lower-only"}
@@ -398,7 +423,8 @@ def evaluate_attacks(model, spec, handler, tests_by_lang: dict[str, list[dict]],
         if "label_attack" in handler.supports:
             collate = handler.collate(spec, tokenizer, cfg, max_length)
             gold = _gold(examples)
-            correct = predict_labels(model, examples, collate, batch_size, seed=seed) == gold
+            clean_logits = plain_logits(model, examples, collate, batch_size)  # every attack starts from them
+            correct = clean_logits.argmax(-1).numpy() == gold
         for name, options in attacks.items():
             attack = make_attack(name, context, lang, options)
             if attack is None:
@@ -412,7 +438,7 @@ def evaluate_attacks(model, spec, handler, tests_by_lang: dict[str, list[dict]],
                 value = handler.scores(spec, handler.join_predictions(found), examples, lang, data)[spec.metric]
                 records.append({"lang": lang, "split": "test", "metric": metric, "value": float(value)})
                 continue
-            predicted = attack.run(model, examples, collate, batch_size, seed)
+            predicted = attack.run(model, examples, collate, batch_size, seed, clean_logits)
             flipped = predicted[correct] != gold[correct]
             records += [
                 {"lang": lang, "split": "test", "metric": metric,

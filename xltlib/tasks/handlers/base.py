@@ -70,6 +70,17 @@ def eval_batches(model, examples: list[dict], collate, batch_size: int):
         model.train(was_training)
 
 
+@torch.inference_mode()
+def plain_logits(model, examples: list[dict], collate, batch_size: int) -> torch.Tensor:
+    """The model's logits on `examples`, on the CPU. Batches are taken in the examples' order, as every other
+    evaluation takes them: a forward pass does not depend on which examples share its batch, but it does, in the
+    last digits, on how far they are padded, so batches are not regrouped by length."""
+    embeddings = model.get_input_embeddings()
+    parts = [forward_from_embeddings(model, batch)(embeddings(batch["input_ids"])).logits.cpu()
+             for _, batch in eval_batches(model, examples, collate, batch_size)]
+    return torch.cat(parts) if parts else torch.zeros(0, model.config.num_labels)
+
+
 def sequence_length(model, requested: int) -> int:
     """`requested`, capped at what the model's position embeddings hold (RoBERTa-style models reserve
     pad id + 1 positions), so a long QA context is windowed rather than overflowing the positions."""

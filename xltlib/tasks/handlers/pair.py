@@ -16,7 +16,7 @@ from ...core.errors import DataError
 from ..files import check_text_column, json_value
 from ..spec import TaskSpec
 from .base import (HANDLERS, Collator, ScoredHandler, TaskData, accuracy_of, eval_batches, logits_of, padding,
-                   split_features)
+                   plain_logits, split_features)
 
 GENERALIZED_SPLIT = "test_generalized"
 
@@ -111,6 +111,8 @@ def pair_collate(tokenizer, spec: TaskSpec, args, with_labels: bool = True) -> C
 def predict_labels(model, examples: list[dict], collate, batch_size: int, perturbation=None,
                    seed: int = 0) -> np.ndarray:
     """Predicted label ids; a perturbation's `predict_logits` hook wraps the forward pass when given."""
+    if perturbation is None:
+        return plain_logits(model, examples, collate, batch_size).argmax(-1).numpy()
     out = [logits_of(model, batch, perturbation, seed, start).argmax(-1).cpu()
            for start, batch in eval_batches(model, examples, collate, batch_size)]
     return torch.cat(out).numpy() if out else np.zeros(0, dtype=int)
