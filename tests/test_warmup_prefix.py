@@ -126,7 +126,7 @@ def test_each_robust_method_reaches_the_state_standard_saves_after_its_plain_ste
 
 
 def test_the_warm_up_key_leaves_out_the_method_and_keeps_what_determines_the_plain_steps(cached_tiny_world, tmp_path):
-    cfg = RunConfig(**BUDGET, methods=["standard", *ROBUST, "scratch", "hypothesis_only"])
+    cfg = RunConfig(**BUDGET, methods=["standard", *ROBUST, "scratch", "hypothesis_only", "lora", "bottleneck"])
     task_plan = plan(cfg)["xnli"]
 
     def prefixes(method, task_plan=task_plan, seed=1):
@@ -136,6 +136,7 @@ def test_the_warm_up_key_leaves_out_the_method_and_keeps_what_determines_the_pla
     assert all(prefixes(m) == (shared,) for m in ROBUST)
     assert shared.step == START and shared.directory.parent == tmp_path / "warmup"
     assert prefixes("scratch") == () and prefixes("hypothesis_only") == ()  # another init; other rows
+    assert prefixes("lora") == () and prefixes("bottleneck") == ()  # they train other parameters from step one
     assert prefixes("standard", seed=2)[0].directory != shared.directory
     other = plan(RunConfig(**{**BUDGET, "learning_rate": 5e-4}, methods=cfg.methods))["xnli"]
     assert prefixes("standard", other)[0].directory != shared.directory
