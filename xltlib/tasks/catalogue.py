@@ -223,3 +223,32 @@ TASKS.register("siqa", TaskSpec(
     description="Social IQa (Sap et al., EMNLP 2019): commonsense multiple choice, XTREME-R's intermediate task "
                 "for XCOPA",
 ))
+
+# Phang et al.'s (AACL 2020) English intermediate tasks, each read by the handler of its type (real path). Not yet
+# here: ANLI+ (ANLI + MNLI + SNLI: several sources in one task), SST-2 (one sentence) and CCG (licensed CCGbank files).
+
+
+def _intermediate(name: str, type: str, path: str, config: str, dev: str, text_fields, labels=(), metric="accuracy",
+                  what: str = "", **fields) -> None:
+    TASKS.register(name, TaskSpec(
+        name=name, type=type, group=None, metric=metric, langs=("en",), train=HubSplit(path, config, "train"),
+        dev=HubSplit(path, config, dev), test=NO_HUB,  # their test labels are hidden, or there is no test split
+        text_fields=text_fields, labels=labels, description=f"{what}: English intermediate task (Phang et al., 2020)",
+        **fields))
+
+
+_intermediate("mnli", "pair_classification", "nyu-mll/glue", "mnli", "validation_matched", ("premise", "hypothesis"),
+              ("entailment", "neutral", "contradiction"), what="MultiNLI (Williams et al., NAACL 2018), GLUE's labels")
+_intermediate("qqp", "pair_classification", "nyu-mll/glue", "qqp", "validation", ("question1", "question2"),
+              ("not_duplicate", "duplicate"), what="Quora Question Pairs (paraphrase)")
+# SQuAD v1.1, not v2: Phang et al. train on v2.0, but the span-QA head predicts a span for every question and has no
+# "unanswerable" output; v1.1 is also what XQuAD, MLQA and TyDiQA-GoldP are modelled on.
+_intermediate("squad", "span_qa", "rajpurkar/squad", "plain_text", "validation", metric="squad",
+              what="SQuAD v1.1 (Rajpurkar et al., EMNLP 2016)", **_QA_FIELDS)
+# Multiple choice, as loaded: the context (with its question, if any) and the choices (handlers/multiple_choice.py)
+_intermediate("hellaswag", "multiple_choice", "Rowan/hellaswag", "default", "validation", ("premise", "choices"),
+              tuple(f"ending{i}" for i in range(4)), what="HellaSwag (Zellers et al., ACL 2019): sentence completion")
+_intermediate("cosmosqa", "multiple_choice", "allenai/cosmos_qa", "default", "validation", ("premise", "choices"),
+              tuple(f"answer{i}" for i in range(4)), what="Cosmos QA (Huang et al., EMNLP 2019): reading comprehension")
+_intermediate("commonsenseqa", "multiple_choice", "tau/commonsense_qa", "default", "validation",
+              ("premise", "choices"), tuple("ABCDE"), what="CommonsenseQA (Talmor et al., NAACL 2019)")

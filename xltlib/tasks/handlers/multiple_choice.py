@@ -1,6 +1,6 @@
-"""Multiple choice (XCOPA; COPA and SIQA, its training and intermediate tasks): one (context, choice) pair per
-choice, shaped [batch, n_choices, seq], one score each; accuracy. Rows: `premise`, `question`, `choices`, `label`
-(COPA's premise/choice1/choice2 and SIQA's context/answerA-C both come back in this schema).
+"""Multiple choice (XCOPA; COPA and SIQA, its training and intermediate tasks; Phang et al.'s HellaSwag, Cosmos QA and
+CommonsenseQA): one (context, choice) pair per choice, shaped [batch, n_choices, seq], one score each; accuracy.
+Rows: `premise`, `question`, `choices`, `label`; each source schema (`_SCHEMAS`) comes back in this one.
 """
 from __future__ import annotations
 
@@ -18,32 +18,94 @@ from .base import (HANDLERS, Collator, ScoredHandler, accuracy_of, eval_batches,
 COPA_QUESTIONS = ("cause", "effect")
 
 
+def _copa(ds, spec, where):
+    """COPA / XCOPA: premise, choice1, choice2, question (cause|effect), label 0|1."""
+    require_fields(ds, ["premise", "choice1", "choice2", "question", "label"], spec, where)
+    for row, question in enumerate(column(ds, "question"), 1):
+        if question not in COPA_QUESTIONS:
+            raise DataError(f"{where}: row {row}: field 'question' is {question!r}; COPA asks for the "
+                            f"'cause' or the 'effect'")
+    return "premise", "question", [column(ds, "choice1"), column(ds, "choice2")], column(ds, "label"), range(2)
+
+
+def _siqa(ds, spec, where):
+    """Social IQa: context, question, answerA-C, label "1".."3"."""
+    fields = ["answerA", "answerB", "answerC"]
+    require_fields(ds, ["context", "question", *fields, "label"], spec, where)
+    return "context", "question", [column(ds, f) for f in fields], column(ds, "label"), range(1, 4)
+
+
+def _cosmos_qa(ds, spec, where):
+    """Cosmos QA (allenai/cosmos_qa): context, question, answer0-3, label 0..3."""
+    fields = [f"answer{i}" for i in range(4)]
+    require_fields(ds, ["context", "question", *fields, "label"], spec, where)
+    return "context", "question", [column(ds, f) for f in fields], column(ds, "label"), range(4)
+
+
+def _hellaswag(ds, spec, where):
+    """HellaSwag (Rowan/hellaswag): ctx, endings (a list of 4), label "0".."3"; no question."""
+    require_fields(ds, ["ctx", "endings", "label"], spec, where)
+    endings = _choice_lists(column(ds, "endings"), "endings", spec, where)
+    return "ctx", None, [list(c) for c in zip(*endings)], column(ds, "label"), range(len(endings[0]) if endings else 4)
+
+
+def _commonsense_qa(ds, spec, where):
+    """CommonsenseQA (tau/commonsense_qa): question, choices {label: [A..E], text: [...]}, answerKey A..E; the question
+    is the context every choice is read with."""
+    require_fields(ds, ["question", "choices", "answerKey"], spec, where)
+    texts = []
+    for row, choices in enumerate(column(ds, "choices"), 1):
+        if not isinstance(choices, dict) or not isinstance(choices.get("text"), list):
+            raise DataError(f"{where}: row {row}: field 'choices' is {choices!r}; expected {{'label': [...], "
+                            f"'text': [...]}}")
+        texts.append(choices["text"])
+    texts = _choice_lists(texts, "choices", spec, where)
+    letters = "ABCDE"[:len(texts[0]) if texts else 5]
+    keys = [letters.index(k) if isinstance(k, str) and len(k) == 1 and k in letters else k
+            for k in column(ds, "answerKey")]
+    return "question", None, [list(c) for c in zip(*texts)], keys, range(len(letters))
+
+
+def _choice_lists(lists, name, spec, where):
+    """Every row's choices: a list of the same length as the task's (`spec.labels`)."""
+    n = spec.num_labels
+    for row, choices in enumerate(lists, 1):
+        if not isinstance(choices, list) or len(choices) != n:
+            raise DataError(f"{where}: row {row}: field {name!r} is {choices!r}; task {spec.name!r} expects a list "
+                            f"of {n} choices")
+    return lists
+
+
+# Each source schema by a column only it has, to (premise field, question field or None, choice columns, raw
+# labels, the label values in choice order); the first that matches reads the rows.
+_SCHEMAS = (("answerA", _siqa), ("answer0", _cosmos_qa), ("endings", _hellaswag), ("answerKey", _commonsense_qa),
+            ("choice1", _copa))
+_SCHEMA_FIELDS = ("COPA (premise, choice1, choice2, question, label); SIQA (context, question, answerA-C, label); "
+                  "Cosmos QA (context, question, answer0-3, label); HellaSwag (ctx, endings, label); CommonsenseQA "
+                  "(question, choices, answerKey)")
+
+
 def validate_choices(spec: TaskSpec, ds: datasets.Dataset, where: str) -> datasets.Dataset:
-    if "answerA" in ds.column_names:  # SIQA: context, question, answerA-C, label "1".."3"
-        require_fields(ds, ["context", "question", "answerA", "answerB", "answerC", "label"], spec, where)
-        premise_field, choice_fields, offset = "context", ["answerA", "answerB", "answerC"], 1
-    else:  # COPA / XCOPA: premise, choice1, choice2, question (cause|effect), label 0|1
-        require_fields(ds, ["premise", "choice1", "choice2", "question", "label"], spec, where)
-        premise_field, choice_fields, offset = "premise", ["choice1", "choice2"], 0
-        for row, question in enumerate(column(ds, "question"), 1):
-            if question not in COPA_QUESTIONS:
-                raise DataError(f"{where}: row {row}: field 'question' is {question!r}; COPA asks for the "
-                                f"'cause' or the 'effect'")
-    premises, questions = column(ds, premise_field), column(ds, "question")
+    read = next((reader for marker, reader in _SCHEMAS if marker in ds.column_names), None)
+    if read is None:
+        raise DataError(f"{where}: task {spec.name!r} reads multiple-choice rows in one of these schemas: "
+                        f"{_SCHEMA_FIELDS}; columns found: {', '.join(ds.column_names)}")
+    premise_field, question_field, columns, raw_labels, label_values = read(ds, spec, where)
+    premises = column(ds, premise_field)
     check_text_values(premises, premise_field, where)
-    check_text_values(questions, "question", where)
-    columns = [column(ds, name) for name in choice_fields]
-    for name, values in zip(choice_fields, columns):
-        check_text_values(values, name, where)
-    n = len(choice_fields)
-    valid = {i + offset: i for i in range(n)}
+    questions = column(ds, question_field) if question_field else [""] * len(premises)
+    if question_field:
+        check_text_values(questions, question_field, where)
+    for i, values in enumerate(columns):
+        check_text_values(values, f"choice {i + 1}", where)
+    valid = {value: i for i, value in enumerate(label_values)}
     valid.update({str(k): v for k, v in valid.items()})
     labels = []
-    for row, value in enumerate(column(ds, "label"), 1):
+    for row, value in enumerate(raw_labels, 1):
         key = value.strip() if isinstance(value, str) else value
         if isinstance(key, bool) or not isinstance(key, (int, str)) or key not in valid:
-            raise DataError(f"{where}: row {row}: label {value!r} is not one of the {n} choices; allowed: "
-                            f"{', '.join(str(k) for k in valid if isinstance(k, int))}")
+            raise DataError(f"{where}: row {row}: label {value!r} is not one of the {len(columns)} choices; "
+                            f"allowed: {', '.join(str(k) for k in valid if isinstance(k, int))}")
         labels.append(valid[key])
     features = datasets.Features({"premise": datasets.Value("string"), "question": datasets.Value("string"),
                                   "choices": datasets.Sequence(datasets.Value("string")),
@@ -59,7 +121,7 @@ def choice_context(example: dict) -> str:
     question = example["question"]
     if question in ("cause", "effect"):
         return f"{example['premise']} What was the {question}?"
-    return f"{example['premise']} {question}"
+    return f"{example['premise']} {question}" if question else example["premise"]  # HellaSwag, CommonsenseQA: none
 
 
 def multiple_choice_collate(tokenizer, spec: TaskSpec, args: TrainArgs, with_labels: bool = True) -> Collator:
