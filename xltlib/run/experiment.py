@@ -50,6 +50,10 @@ COLUMNS = ["task", "lang", "method", "seed", "split", "metric", "value"]
 
 def task_data_files(cfg: RunConfig, task: str, world) -> dict:
     """The world's files (if any), overridden split by split and language by language by the user's."""
+    if world is not None and task not in world.generated_tasks and not cfg.data_files.get(task):
+        raise ConfigError(f"task {task!r}: the embedded world does not generate it (it generates "
+                          f"{', '.join(world.generated_tasks)}); give its files in data_files, or run it with "
+                          f"world: real")
     files = {split: dict(by_lang) for split, by_lang in (world.data_files(task) if world else {}).items()}
     for split, by_lang in cfg.data_files.get(task, {}).items():
         files.setdefault(split, {}).update(by_lang)

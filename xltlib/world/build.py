@@ -66,6 +66,11 @@ class World:
         """{language: its rung on the ladder of distance from English (0 = English)}."""
         return {code: self.language(code).rung for code in self.langs}
 
+    @property
+    def generated_tasks(self) -> tuple[str, ...]:
+        """The tasks whose files the world writes (an intermediate task filed beside the task it serves included)."""
+        return WORLD_TASKS + XTREME_WORLD_TASKS + tuple(FILED_WITH)
+
     def data_files(self, task: str) -> dict[str, dict[str, str]]:
         """`{split: {lang: path}}` in the hub schema, as a user would give `data_files`."""
         if task in FILED_WITH:  # an intermediate task written beside the task it serves
