@@ -71,7 +71,7 @@ def test_yaml_no_read_as_false_suggests_quoting():
     ({"world_preset": "huge"}, "'huge'", ["default", "tiny"]),
     ({"world": "real", "model_name_or_path": "xlmr-base"}, "'xlmr-base'",
      ["xlm-roberta-base", "bert-base-multilingual-cased"]),
-    ({"data_files": {"squad": {}}}, "'squad'", ["xnli", "pawsx"]),
+    ({"data_files": {"sqaud": {}}}, "'sqaud'", ["xnli", "pawsx"]),  # a typo of a task name
 ])
 def test_unknown_names_list_the_allowed_ones(params, name, allowed):
     # RunConfig checks types and ranges only; names are checked by the plan (and the preset by load_world).
