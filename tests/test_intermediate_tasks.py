@@ -72,7 +72,7 @@ def test_bad_multiple_choice_rows_name_the_row_and_what_was_expected(tmp_path):
     with pytest.raises(DataError, match=r"row 1: field 'choices' .* expects a list of 5 choices"):
         _load(tmp_path, "commonsenseqa", [short])
     wrong_key = {**short, "choices": {"label": list("ABCDE"), "text": list("abcde")}, "answerKey": "F"}
-    with pytest.raises(DataError, match=r"row 1: label 'F' is not one of the 5 choices"):
+    with pytest.raises(DataError, match=r"row 1: label 'F' is not one of the 5 choices; allowed: A, B, C, D, E"):
         _load(tmp_path, "commonsenseqa", [wrong_key])
     with pytest.raises(DataError, match=r"task 'hellaswag' reads multiple-choice rows in one of these schemas: .*"
                                         r"HellaSwag \(ctx, endings, label\).*; columns found: ctx, label"):

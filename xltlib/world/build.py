@@ -24,7 +24,8 @@ from ..core.paths import world_cache_dir
 from .grammar import (ADJECTIVE_DIMENSIONS, CASE_PARTICLES, CONNECTIVES, FUNCTION_WORDS, LADDER_BY_CODE, LEXICON,
                       NAMES, NUMBERS, PREPOSITIONS, VERB_DIMENSIONS, FrameSampler, LanguageDef,
                       build_semantics, render, render_english_order, translation_table)
-from .tasks.pairs import PAIR_DESIGNS, XNLI_LABELS
+from .tasks.pairs import (CONTRADICTION, ENTAILMENT, NEUTRAL, PAIR_DESIGNS, XNLI_LABELS, random_same_class_substitution,
+                          substitute)
 from .tasks.xtreme import XTREME_WORLD_TASKS, task_files, world_task_langs, write_xtreme_task_files
 from .presets import PRESETS, WorldPreset
 
@@ -257,8 +258,6 @@ def _continuation(sampler: FrameSampler, rng: random.Random, first):
 
 def _restatement(rng: random.Random, first):
     """The first frame with one or two words replaced by random words of the same class."""
-    from .tasks.pairs import random_same_class_substitution
-
     second = first
     for _ in range(rng.choice((1, 2))):
         second = random_same_class_substitution(rng, second)
@@ -269,8 +268,6 @@ def _discourse_follow(rng: random.Random, first):
     """A second sentence that relates to the first as a connective says: the first frame with one to three of
     its adjectives and verb replaced. A restatement replaces each by a synonym; a contrast turns the first replaced
     word into its antonym, an addition into a word of another dimension (the others become synonyms)."""
-    from .tasks.pairs import CONTRADICTION, ENTAILMENT, NEUTRAL, substitute
-
     relation = rng.choice(tuple(CONNECTIVES))
     label = {"restatement": ENTAILMENT, "contrast": CONTRADICTION, "addition": NEUTRAL}[relation]
     slots = [role for role in ("subj", "obj") if getattr(first, role).adj] + ["verb"]

@@ -46,7 +46,7 @@ def _hellaswag(ds, spec, where):
     """HellaSwag (Rowan/hellaswag): ctx, endings (a list of 4), label "0".."3"; no question."""
     require_fields(ds, ["ctx", "endings", "label"], spec, where)
     endings = _choice_lists(column(ds, "endings"), "endings", spec, where)
-    return "ctx", None, [list(c) for c in zip(*endings)], column(ds, "label"), range(len(endings[0]) if endings else 4)
+    return "ctx", None, [list(c) for c in zip(*endings)], column(ds, "label"), range(spec.num_labels)
 
 
 def _commonsense_qa(ds, spec, where):
@@ -60,10 +60,7 @@ def _commonsense_qa(ds, spec, where):
                             f"'text': [...]}}")
         texts.append(choices["text"])
     texts = _choice_lists(texts, "choices", spec, where)
-    letters = "ABCDE"[:len(texts[0]) if texts else 5]
-    keys = [letters.index(k) if isinstance(k, str) and len(k) == 1 and k in letters else k
-            for k in column(ds, "answerKey")]
-    return "question", None, [list(c) for c in zip(*texts)], keys, range(len(letters))
+    return "question", None, [list(c) for c in zip(*texts)], column(ds, "answerKey"), spec.labels  # "A".."E"
 
 
 def _choice_lists(lists, name, spec, where):
@@ -105,7 +102,7 @@ def validate_choices(spec: TaskSpec, ds: datasets.Dataset, where: str) -> datase
         key = value.strip() if isinstance(value, str) else value
         if isinstance(key, bool) or not isinstance(key, (int, str)) or key not in valid:
             raise DataError(f"{where}: row {row}: label {value!r} is not one of the {len(columns)} choices; "
-                            f"allowed: {', '.join(str(k) for k in valid if isinstance(k, int))}")
+                            f"allowed: {', '.join(map(str, label_values))}")
         labels.append(valid[key])
     features = datasets.Features({"premise": datasets.Value("string"), "question": datasets.Value("string"),
                                   "choices": datasets.Sequence(datasets.Value("string")),
