@@ -166,8 +166,24 @@ def test_a_german_intermediate_stage_reads_translate_train_data(world, tmp_path)
     assert stages[0].langs == (LANG,)
     records = run_experiment(cfg, tmp_path / "run", world)
     assert set(records.method) == {method}
-    english = tmp_path / "mnli-train-en.jsonl"
-    english.write_text(Path(world.data_files("xnli")["train"]["en"]).read_text())
+    # @mix: English (the source language, from the hub or the world) and every language with a translate-train file
     mix = RunConfig(**{**BUDGET, "tasks": ["xnli"], "methods": ["seq:mnli@mix"],
-                       "data_files": {"mnli": {"train": {LANG: str(tsv), "en": str(english)}}}})
+                       "data_files": {"mnli": {"train": {LANG: str(tsv)}}}})
     assert method_plan(plan(mix)["xnli"], "seq:mnli@mix", world).stages[0].langs == ("en", LANG)
+
+
+def test_a_few_shot_stage_may_be_written_in_stages_too():
+    from xltlib.core.errors import ConfigError
+    from xltlib.methods.recipes import parse_schedule
+
+    raw = [{"tasks": ["mnli"]}, {"tasks": ["xnli"], "init": "previous_encoder"},
+           {"tasks": ["xnli"], "init": "previous", "split": "validation", "langs": ["de"], "shots": {"k": 8}}]
+    stages = parse_schedule("xnli", raw)
+    assert len(stages) == 3 and stages[2].shots == {"k": 8, "shot_set": 0, "from": None}
+    assert stages[2].record()["shots"] == stages[2].shots and "shots" not in stages[1].record()
+    for shots, fragment in (({"k": 0}, "'k' must be an integer >= 1, got 0"), ({"n": 8}, "'shots' must map k"),
+                            ({"k": 8, "shot_set": -1}, "'shot_set' must be an integer >= 0")):
+        with pytest.raises(ConfigError, match=fragment):
+            parse_schedule("xnli", raw[:2] + [{**raw[2], "shots": shots}])
+    with pytest.raises(ConfigError, match=r"a few-shot stage trains the target 'xnli' alone"):
+        parse_schedule("xnli", [{"tasks": ["mnli"], "shots": {"k": 8}}])

@@ -6,7 +6,9 @@ several tasks at once, a sampler over them (one head per task on a shared encode
 XTREME-R's SIQA-then-COPA for XCOPA is the schedule `[{tasks: [siqa]}, {tasks: [xcopa], init: previous}]`; robust
 training chained from a standard model (as Madry-style AT is usually run after the loss leaves its plateau) is
 `[{tasks: [xnli], budget: {num_train_epochs: 2}, perturb: false}, {tasks: [xnli], init: previous, budget: ...}]`. A run
-key hashes the whole schedule (`schedule_record`). Checked here without data or models, so a bad stage is an error
+key hashes the whole schedule (`schedule_record`). A few-shot stage names its shot set (`shots: {k, shot_set, from}`,
+`xltlib.tasks.shots`) and the target languages it is drawn in (`langs`); method names build such schedules
+(`xltlib.methods.schedules`). Checked here without data or models, so a bad stage is an error
 before anything loads.
 """
 from __future__ import annotations

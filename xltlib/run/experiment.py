@@ -1,7 +1,9 @@
 """Zero-shot experiments as code, one run path for every task type: plan -> stages -> English-dev selection ->
 evaluation of every language -> the robustness evaluation -> predictions in the submission layout.
 
-`run_experiment` loops over tasks x methods x seeds of a RunConfig. Each fine-tuning run is keyed by what
+`run_experiment` loops over tasks x methods x seeds of a RunConfig; a schedule method (`seq:mnli`, `joint:mnli`,
+`standard+fs16s3`: `xltlib.methods.schedules`) trains the stages its name says (`method_plan`), a few-shot stage on
+its shot sets (`load_shot_data`). Each fine-tuning run is keyed by what
 determines its result and kept in the run store (`xltlib.run.store`: `outputs/store/<key>/`, shared by every
 notebook): a finished run is read back, a killed one resumes from its last checkpoint, so a notebook can be rerun,
 or another notebook ask for the same run, at no cost. The plain warm-up of robust methods (`start_step`) is shared
@@ -123,10 +125,12 @@ def method_plan(task_plan: TaskPlan, method: str, world=None) -> TaskPlan:
                           "fine-tuned: it is evaluated on the pretrained encoder (retrieval on an intermediate "
                           "model is not built)")
     mix = ()
-    if schedule.langs == (MIX,):
-        langs = [set(task_data_files(cfg, t, world).get("train", {})) for t in schedule.intermediate_tasks()
-                 if t != task]
-        mix = tuple(sorted(set.intersection(*langs))) if langs else ()
+    if schedule.langs == (MIX,):  # the languages every intermediate task has training data in: its source one (the
+        # hub's or the world's) and those of its translate-train files
+        langs = [set(task_data_files(cfg, t, world).get("train", {})) | {TASKS[t].src_lang}
+                 for t in schedule.intermediate_tasks() if t != task]
+        common = set.intersection(*langs) if langs else set()
+        mix = tuple(sorted(common, key=lambda code: (code != task_plan.spec.src_lang, code)))
     shot_langs = ()
     if schedule.k is not None:
         spec = task_plan.spec
