@@ -1,8 +1,7 @@
-"""Methods: what a run trains with beyond the data. `spec` holds the method registry (`METHODS`) and the loop's
-perturbation hooks; robust training registers here (`adversarial`, `noise`, `substitution`, on `balls` and
-`neighbors`), and parameter-efficient methods as model modifiers (`adapters`: lora, bottleneck, madx; `standard` is
-full fine-tuning); `recipes` holds schedules of stages, `samplers` the task samplers of multi-task stages, and
-`schedules` the methods whose names say their schedule (`seq:mnli`, `multi:all`, `joint:mnli+squad`, `+fs16s3`).
+"""Methods: what a run trains with beyond the data. `spec` holds the method registry (`METHODS`) and the loop's hooks;
+robust training registers here (`adversarial`, `noise`, `substitution`, on `balls`, `neighbors`), parameter-efficient
+methods as model modifiers (`adapters`: lora, bottleneck, madx); `recipes` holds stages, `samplers` task samplers, and
+`schedules` the methods whose names say their schedule (`seq:mnli`, `multi:all`, `joint:mnli`, `+fs16s3`).
 May import `xltlib.core` and `xltlib.tasks`.
 """
 from __future__ import annotations
