@@ -1,7 +1,7 @@
-"""Methods: what a run trains with beyond the data. `spec` holds the method registry (`METHODS`) and the loop's
-perturbation hooks; robust training registers here (`adversarial`, `noise`, `substitution`, on `balls` and
-`neighbors`), and parameter-efficient methods as model modifiers (`adapters`: lora, bottleneck, madx; `standard` is
-full fine-tuning); `recipes` holds schedules of stages, `samplers` the task samplers of multi-task stages.
+"""Methods: what a run trains with beyond the data. `spec` holds the method registry (`METHODS`) and the loop's hooks;
+robust training registers here (`adversarial`, `noise`, `substitution`, on `balls`, `neighbors`), parameter-efficient
+methods as model modifiers (`adapters`: lora, bottleneck, madx); `recipes` holds stages, `samplers` task samplers, and
+`schedules` the methods whose names say their schedule (`seq:mnli`, `multi:all`, `joint:mnli`, `+fs16s3`).
 May import `xltlib.core` and `xltlib.tasks`.
 """
 from __future__ import annotations
@@ -12,6 +12,7 @@ from .adapters import (BOTTLENECK_OPTIONS, LORA_OPTIONS, MADX_OPTIONS, Bottlenec
 from .adversarial import AT_OPTIONS, FREE_AT_OPTIONS, check_at, make_at, make_free_at
 from .balls import check_ball_options
 from .noise import RS_RP_OPTIONS, check_rs_rp, make_rs_rp
+from .schedules import SCHEDULE_OPTIONS, check_schedule_options, looks_like_schedule, parse_schedule_name
 from .spec import METHODS, MethodContext, MethodSpec, Perturbation
 from .substitution import RS_DA_OPTIONS, check_rs_da, make_rs_da
 
@@ -45,3 +46,13 @@ METHODS.register("madx", MethodSpec(
     name="madx", init=InitFrom.PRETRAINED_ENCODER, modifier=MadX(), options=MADX_OPTIONS, check=check_madx,
     description="MAD-X (Pfeiffer et al. 2020): a task adapter over the source language's MLM-trained language "
                 "adapter; each test language runs under its own language adapter"))
+
+
+def _schedule_method(name: str) -> MethodSpec:
+    schedule = parse_schedule_name(name)
+    return MethodSpec(name=name, init=InitFrom.PRETRAINED_ENCODER, options=SCHEDULE_OPTIONS,
+                      check=check_schedule_options, schedule=schedule,
+                      description=f"plain fine-tuning on the schedule its name says ({schedule.kind})")
+
+
+METHODS.register_family(looks_like_schedule, _schedule_method)

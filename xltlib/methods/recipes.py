@@ -6,7 +6,9 @@ several tasks at once, a sampler over them (one head per task on a shared encode
 XTREME-R's SIQA-then-COPA for XCOPA is the schedule `[{tasks: [siqa]}, {tasks: [xcopa], init: previous}]`; robust
 training chained from a standard model (as Madry-style AT is usually run after the loss leaves its plateau) is
 `[{tasks: [xnli], budget: {num_train_epochs: 2}, perturb: false}, {tasks: [xnli], init: previous, budget: ...}]`. A run
-key hashes the whole schedule (`schedule_record`). Checked here without data or models, so a bad stage is an error
+key hashes the whole schedule (`schedule_record`). A few-shot stage names its shot set (`shots: {k, shot_set, from}`,
+`xltlib.tasks.shots`) and the target languages it is drawn in (`langs`); method names build such schedules
+(`xltlib.methods.schedules`). Checked here without data or models, so a bad stage is an error
 before anything loads.
 """
 from __future__ import annotations
@@ -19,7 +21,8 @@ from ..tasks.catalogue import TASKS
 from ..tasks.models import InitFrom
 from .samplers import check_sampler_tasks, resolve_sampler
 
-STAGE_KEYS = ("tasks", "split", "langs", "budget", "init", "sampler", "select_on", "perturb")
+STAGE_KEYS = ("tasks", "split", "langs", "budget", "init", "sampler", "select_on", "perturb", "shots")
+SHOT_KEYS = ("k", "shot_set", "from")  # a few-shot stage's shot set (`xltlib.tasks.shots`)
 SELECT_ON = ("target", "own", "last")  # whose English dev picks the checkpoint; `last`: no selection
 LATER_INITS = (InitFrom.PREVIOUS_ENCODER, InitFrom.PREVIOUS, InitFrom.PRETRAINED_ENCODER)
 
@@ -34,6 +37,9 @@ class Stage:
     sampler: dict = field(default_factory=dict)  # {name: options}; several tasks only
     select_on: str = "target"
     perturb: bool = True  # False: this stage fine-tunes plainly (robust training chained from a standard model)
+    # A few-shot stage: {k, shot_set, from}: k examples per class of `split` in each of `langs`, shot set `shot_set`
+    # drawn (from: null) or read from a folder in Zhao et al.'s layout; {}: the stage trains on its split as loaded.
+    shots: dict = field(default_factory=dict)
 
     @property
     def multi_task(self) -> bool:
@@ -42,7 +48,7 @@ class Stage:
     def record(self) -> dict:
         return {"tasks": list(self.tasks), "split": self.split, "langs": list(self.langs), "budget": self.budget,
                 "init": self.init.value if self.init else None, "sampler": self.sampler, "select_on": self.select_on,
-                **({} if self.perturb else {"perturb": False})}
+                **({} if self.perturb else {"perturb": False}), **({"shots": self.shots} if self.shots else {})}
 
 
 def parse_stage(raw, where: str, first: bool, target: str) -> Stage:
@@ -99,7 +105,25 @@ def parse_stage(raw, where: str, first: bool, target: str) -> Stage:
     perturb = raw.get("perturb", True)
     if not isinstance(perturb, bool):
         raise ConfigError(f"{where}: 'perturb' must be true or false, got {perturb!r}")
-    return Stage(tuple(tasks), split, tuple(langs), dict(budget), init, sampler or {}, select_on, perturb)
+    shots = _parse_shots(raw.get("shots"), where, tasks, target)
+    return Stage(tuple(tasks), split, tuple(langs), dict(budget), init, sampler or {}, select_on, perturb, shots)
+
+
+def _parse_shots(shots, where: str, tasks, target: str) -> dict:
+    if shots is None:
+        return {}
+    if not isinstance(shots, dict) or set(shots) - set(SHOT_KEYS) or "k" not in shots:
+        raise ConfigError(f"{where}: 'shots' must map k (and shot_set, from) to values, got {shots!r}")
+    if list(tasks) != [target]:
+        raise ConfigError(f"{where}: a few-shot stage trains the target {target!r} alone, not {list(tasks)}")
+    shots = {"k": shots["k"], "shot_set": shots.get("shot_set", 0), "from": shots.get("from")}
+    for key, low in (("k", 1), ("shot_set", 0)):
+        value = shots[key]
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ConfigError(f"{where}: shots: {key!r} must be an integer >= {low}, got {value!r}")
+    if shots["from"] is not None and not isinstance(shots["from"], str):
+        raise ConfigError(f"{where}: shots: 'from' must be a folder path or null, got {shots['from']!r}")
+    return shots
 
 
 def parse_schedule(target: str, raw) -> tuple[Stage, ...]:

@@ -85,6 +85,9 @@ class MethodSpec(OptionSpec):
     view: Callable | None = None
     # What it does to the loaded model before training (adapters, LoRA), an `adapters.ModelModifier`; None: nothing.
     modifier: object = None
+    # A schedule method's parsed name (`xltlib.methods.schedules.ScheduleName`): its runs train the stages the name
+    # says instead of the run's `stages`; None: the run's `stages`.
+    schedule: object = None
     kind: str = "method"
 
     def __post_init__(self):
@@ -103,7 +106,7 @@ class MethodSpec(OptionSpec):
 
     def build(self, context: MethodContext, options: dict) -> Perturbation:
         """The method's hooks for resolved `options`; `start_step` goes to the loop, the rest to the method."""
-        if self.modifier is not None and not self.perturbs_training:  # its options are the modifier's
+        if not self.perturbs_training:  # its options, if any, are the modifier's or the schedule's
             return Perturbation()
         options = dict(options)
         start = options.pop(WARMUP_OPTION, 0)
@@ -118,7 +121,34 @@ class MethodSpec(OptionSpec):
 WARMUP_OPTION = "start_step"
 
 
-METHODS: Registry[MethodSpec] = Registry("method")
+class MethodRegistry(Registry):
+    """The method registry, with families of names built on first use: a family is (matches(name), build(name)),
+    e.g. the schedules `seq:mnli`, `multi:all+fs16` (`xltlib.methods.schedules`). A name that a family matches is in
+    the registry; looking it up builds its entry, or raises the family's error saying what is wrong with the name."""
+
+    def __init__(self, kind: str):
+        super().__init__(kind)
+        self._families: list[tuple[Callable[[str], bool], Callable[[str], MethodSpec]]] = []
+        self._built: dict[str, MethodSpec] = {}
+
+    def register_family(self, matches: Callable[[str], bool], build: Callable[[str], MethodSpec]) -> None:
+        self._families.append((matches, build))
+
+    def _family(self, name):
+        return next((build for matches, build in self._families if matches(name)), None)
+
+    def __contains__(self, name: object) -> bool:
+        return super().__contains__(name) or self._family(name) is not None
+
+    def __getitem__(self, name: str) -> MethodSpec:
+        if super().__contains__(name) or self._family(name) is None:
+            return super().__getitem__(name)
+        if name not in self._built:
+            self._built[name] = self._family(name)(name)
+        return self._built[name]
+
+
+METHODS: MethodRegistry = MethodRegistry("method")
 
 METHODS.register("standard", MethodSpec(
     name="standard", init=InitFrom.PRETRAINED_ENCODER, description="plain fine-tuning of the pretrained encoder"))

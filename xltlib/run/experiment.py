@@ -1,7 +1,9 @@
 """Zero-shot experiments as code, one run path for every task type: plan -> stages -> English-dev selection ->
 evaluation of every language -> the robustness evaluation -> predictions in the submission layout.
 
-`run_experiment` loops over tasks x methods x seeds of a RunConfig. Each fine-tuning run is keyed by what
+`run_experiment` loops over tasks x methods x seeds of a RunConfig; a schedule method (`seq:mnli`, `joint:mnli`,
+`standard+fs16s3`: `xltlib.methods.schedules`) trains the stages its name says (`method_plan`), a few-shot stage on
+its shot sets (`load_shot_data`). Each fine-tuning run is keyed by what
 determines its result and kept in the run store (`xltlib.run.store`: `outputs/store/<key>/`, shared by every
 notebook): a finished run is read back, a killed one resumes from its last checkpoint, so a notebook can be rerun,
 or another notebook ask for the same run, at no cost. The plain warm-up of robust methods (`start_step`) is shared
@@ -30,13 +32,15 @@ from ..core.config import RunConfig, train_key
 from ..core.errors import ConfigError
 from ..core.progress import ProgressLog
 from ..core.quiet import quiet_libraries
-from ..methods.recipes import schedule_record
+from ..methods.recipes import Stage, schedule_record
+from ..methods.schedules import MIX, schedule_stages
 from ..methods.spec import METHODS, WARMUP_OPTION, MethodContext
 from ..robustness.smoothing import evaluate_robustness
 from ..tasks.catalogue import TASKS
 from ..tasks.files import task_langs
 from ..tasks.handlers import TaskData, handler_for
 from ..tasks.models import InitFrom, load_model, load_tokenizer, resolve_model_path
+from ..tasks.shots import draw_shots, read_zhao_shots
 from .adapters import evaluate_by_group, modifier_context
 from .adapters import restore as restore_modified
 from .loop import WarmupPrefix, process_state, tracking
@@ -84,6 +88,59 @@ def load_stage_data(cfg: RunConfig, task: str, split: str, langs: tuple[str, ...
     return data
 
 
+def load_shot_data(cfg: RunConfig, stage: Stage, data: TaskData, world=None, method: str = "") -> TaskData:
+    """A few-shot stage's rows: its shot set in each of its languages (`xltlib.tasks.shots`), drawn from the target
+    language's `stage.split` (the whole split, as loaded) or read from Zhao et al.'s layout, never one of the rows
+    the run evaluates (`data.tests`)."""
+    spec, handler = data.spec, handler_for(data.spec)
+    files = task_data_files(cfg, spec.name, world)
+    k, shot_set, root = stage.shots["k"], stage.shots["shot_set"], stage.shots["from"]
+    if not stage.langs:
+        raise ConfigError(f"a few-shot stage of {spec.name!r} names the target languages its shots are in "
+                          f"(langs: [<lang>, ...])")
+    rows = []
+    for lang in stage.langs:
+        held_out = data.tests.get(lang, [])
+        if root is not None:
+            rows += read_zhao_shots(spec, root, k, lang, shot_set, held_out)
+            continue
+        pool = handler.load_split(spec, stage.split, lang, files, None)
+        rows += draw_shots(spec, lang, pool, k, shot_set, held_out,
+                           where=f"method {method!r}: shot set {shot_set} of {spec.name} {lang} ({stage.split})")
+    return TaskData(spec, train=rows)
+
+
+def method_plan(task_plan: TaskPlan, method: str, world=None) -> TaskPlan:
+    """The plan of `method`'s runs of the task: the task's own, or, for a schedule method (`seq:mnli`, ...;
+    `xltlib.methods.schedules`), the same with the stages its name says, each checked before any data loads."""
+    schedule = METHODS[method].schedule
+    if schedule is None:
+        return task_plan
+    cfg, task = task_plan.cfg, task_plan.spec.name
+    if task in cfg.stages:
+        raise ConfigError(f"method {method!r} says task {task!r}'s schedule, and so does stages[{task!r}]; give the "
+                          f"schedule one way (remove stages[{task!r}] or use method 'standard')")
+    if not task_plan.handler.fine_tuned:
+        raise ConfigError(f"method {method!r} trains stages, and task {task!r} ({task_plan.handler.name}) is not "
+                          "fine-tuned: it is evaluated on the pretrained encoder (retrieval on an intermediate "
+                          "model is not built)")
+    mix = ()
+    if schedule.langs == (MIX,):  # the languages every intermediate task has training data in: its source one (the
+        # hub's or the world's) and those of its translate-train files
+        langs = [set(task_data_files(cfg, t, world).get("train", {})) | {TASKS[t].src_lang}
+                 for t in schedule.intermediate_tasks() if t != task]
+        common = set.intersection(*langs) if langs else set()
+        mix = tuple(sorted(common, key=lambda code: (code != task_plan.spec.src_lang, code)))
+    shot_langs = ()
+    if schedule.k is not None:
+        spec = task_plan.spec
+        evaluated = task_langs(spec, world.langs_for(task) if world else None, cfg.eval_langs,
+                               strict="eval_langs" in cfg.task_overrides.get(task, {}))
+        shot_langs = tuple(lang for lang in evaluated if lang != spec.src_lang)
+    stages = schedule_stages(schedule, task, task_plan.method_options[method], mix_langs=mix, shot_langs=shot_langs)
+    return dataclasses.replace(task_plan, stages=stages)
+
+
 def method_context(model, spec, world) -> MethodContext:
     handler = handler_for(spec)
     weights = model.get_input_embeddings().weight.detach()
@@ -114,6 +171,8 @@ def _training_blob(cfg: RunConfig, task_plan: TaskPlan, seed: int, model_path: s
     if schedule is not None:
         blob["stages"] = schedule
         blob["stage_data"] = {t: cfg.data_files.get(t) for s in task_plan.stages for t in s.tasks if t != task}
+        if any(stage.shots for stage in task_plan.stages):  # the shots leave out the rows the run evaluates
+            blob["held_out"] = files.get("test")
     return blob
 
 
@@ -299,6 +358,8 @@ def run_experiment(cfg: RunConfig, run_dir: str | Path, world=None) -> pd.DataFr
     in several processes (`xltlib.app.distributed`), every process trains and the main one evaluates, writes and
     returns the records; the others return None."""
     plans = plan(cfg)  # every name and option checked before anything loads
+    method_plans = {(task, method): method_plan(task_plan, method, world)
+                    for task, task_plan in plans.items() for method in cfg.methods}
     if cfg.world == "embedded" and world is None:
         raise ConfigError("world 'embedded' needs the built world: pass world=xltlib.app.notebook.load_world(cfg)")
     quiet_libraries()
@@ -314,17 +375,25 @@ def run_experiment(cfg: RunConfig, run_dir: str | Path, world=None) -> pd.DataFr
         task_cfg = task_plan.cfg
         data = load_task_data(task_cfg, task, world,
                               strict_langs="eval_langs" in cfg.task_overrides.get(task, {}))
-        stage_data = {}
-        for stage in task_plan.stages:
-            stage_cfg = task_cfg.replace(**stage.budget) if stage.budget else task_cfg
-            own_dev = selection(stage, data.spec) == "own"
-            for name in stage.tasks:
-                if name != task or stage.split != "train" or stage.langs:
-                    stage_data[name] = load_stage_data(stage_cfg, name, stage.split, stage.langs, world,
-                                                       with_dev=own_dev and name == stage.tasks[0])
         if cfg.export_predictions and main:  # gold in the same layout, so `xlt score` can score the predictions
             task_plan.handler.write_gold(data.spec, data, run_dir / "labels")
+        loaded = {}  # stage data by what determines it, shared by the methods that train the same stage
         for method in cfg.methods:
+            task_plan = method_plans[task, method]
+            stage_data = {}
+            for stage in task_plan.stages:
+                stage_cfg = task_cfg.replace(**stage.budget) if stage.budget else task_cfg
+                own_dev = selection(stage, data.spec) == "own"
+                for name in stage.tasks:
+                    if name != task or stage.split != "train" or stage.langs:
+                        with_dev = own_dev and name == stage.tasks[0]
+                        key = (name, stage.split, stage.langs, stage_cfg.max_train_samples,
+                               stage_cfg.max_eval_samples, with_dev, json.dumps(stage.shots, sort_keys=True))
+                        if key not in loaded:
+                            loaded[key] = (load_shot_data(stage_cfg, stage, data, world, method) if stage.shots else
+                                           load_stage_data(stage_cfg, name, stage.split, stage.langs, world,
+                                                           with_dev=with_dev))
+                        stage_data[name] = loaded[key]
             for seed in cfg.seeds:
                 name = f"{task}-{method}-seed{seed}"
                 stored = StoredRun.at(store, name, task_cfg, task_plan, method, seed, model_path, world)

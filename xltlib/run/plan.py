@@ -98,6 +98,8 @@ def _check_data_files_used(cfg: RunConfig, plans: dict[str, TaskPlan]) -> None:
     """A `data_files` entry for a task the run neither evaluates nor trains a stage on would be ignored without a
     word (a misplaced or forgotten entry): refused, naming it."""
     read = set(cfg.tasks) | {name for p in plans.values() for stage in p.stages for name in stage.tasks}
+    read |= {name for m in cfg.methods if METHODS[m].schedule is not None  # a schedule method's intermediate tasks
+             for name in METHODS[m].schedule.intermediate_tasks()}
     for task in cfg.data_files:
         if task not in read:
             raise ConfigError(f"data_files[{task!r}]: task {task!r} is not in this run (tasks: {', '.join(cfg.tasks)}"

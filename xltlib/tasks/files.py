@@ -1,7 +1,8 @@
 """Reading a task's splits through Hugging Face `datasets`, the steps every task type shares: a local file in the
 hub's schema (JSON lines, CSV, TSV, parquet) or the hub itself, the first N rows kept, then checked by the task's
 handler. Errors name the file (or hub id), the 1-based row and the `data_files` key that set the path, so a bad
-data file is fixed from the message alone. SQuAD's nested JSON layout is read here too (several handlers use it).
+data file is fixed from the message alone. SQuAD's nested JSON layout is read here too (several handlers use it),
+and so are translate-train TSVs by position (`translated_tsv`: XTREME's translated MNLI, XNLI-MT's train files).
 """
 from __future__ import annotations
 
@@ -50,6 +51,8 @@ def load_split(spec: TaskSpec, split: str, lang: str, data_files: Mapping[str, M
     path = local_path(spec, split, lang, data_files)
     if path is not None:
         own = read_local(path) if read_local is not None and path.is_file() else None
+        if own is None and split == "train" and lang != spec.src_lang and path.suffix.lower() == ".tsv":
+            own = translated_tsv(spec, path)
         ds, where = (own if own is not None else _load_local(spec, split, lang, path)), str(path)
     else:
         ds, where = _load_hub(spec, split, lang)
@@ -134,6 +137,38 @@ def _load_local(spec: TaskSpec, split: str, lang: str, path: Path) -> datasets.D
         detail = _first_bad_json_line(path) if builder == "json" else ""
         raise DataError(f"{path}: could not be read as {path.suffix[1:]}: "
                         f"{type(cause).__name__}: {str(cause).strip()}{detail}") from e
+
+
+# Label spellings of translate-train releases -> the task's label names (XNLI-MT writes "contradictory").
+LABEL_SPELLINGS = {"contradictory": "contradiction"}
+
+
+def translated_tsv(spec: TaskSpec, path: Path) -> datasets.Dataset | None:
+    """A translate-train TSV read by position: each line the task's text fields then its label (XTREME's translated
+    MNLI: premise, hypothesis, label; XNLI-MT's `multinli.train.<lang>.tsv` with its header `premise hypo label`,
+    skipped since its label field is no label). None when the first line names the task's columns (then the file
+    is read by name, as any TSV). A line with another number of fields is a DataError naming the file, the line and
+    the expected columns."""
+    columns = list(spec.text_fields) + [spec.label_field]
+    if not path.is_file() or path.stat().st_size == 0:
+        return None
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        lines = [(number, line.rstrip("\r\n").split("\t")) for number, line in enumerate(f, 1) if line.strip()]
+    if not lines or set(columns) <= set(lines[0][1]):
+        return None
+    labels = set(spec.labels) | {str(i) for i in range(len(spec.labels))} | set(LABEL_SPELLINGS)
+    if lines[0][1][-1].strip() not in labels:  # a header row: its label field is a column name
+        lines = lines[1:]
+    rows = []
+    for number, fields in lines:
+        if len(fields) != len(columns):
+            raise DataError(f"{path}: line {number} has {len(fields)} tab-separated fields; expected {len(columns)}: "
+                            f"{', '.join(columns)} (a translate-train TSV, read by position)")
+        label = fields[-1].strip()
+        rows.append({**dict(zip(columns[:-1], fields[:-1])), columns[-1]: LABEL_SPELLINGS.get(label, label)})
+    if not rows:
+        return None
+    return datasets.Dataset.from_list(rows)
 
 
 def _has_text_rows(path: Path, header: bool) -> bool:
