@@ -1,0 +1,239 @@
+"""The image-text task type: CLIP's symmetric InfoNCE, cached frozen image features, the real-path loader on images
+drawn here with Pillow and a tiny CLIP vision tower built from a config, the embedded world's scene pictures, and bad
+input. No world is built: the world's image-text files are written alone into a temporary folder."""
+import itertools
+import json
+import math
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from xltlib.core.config import TrainArgs
+from xltlib.core.errors import ConfigError, DataError
+from xltlib.tasks.catalogue import TASKS
+from xltlib.tasks.handlers import handler_for
+from xltlib.tasks.handlers.image_text import (ImageText, ImageTextHead, ImageTextOptions, contrastive_loss,
+                                              matching_loss, recall_scores)
+from xltlib.tasks.images import image_features, load_image_encoder
+
+SPEC = TASKS["image_text"]
+COLOURS = ((255, 0, 0), (0, 200, 0), (0, 0, 255), (240, 240, 0))
+
+
+@pytest.fixture(scope="module")
+def tiny_clip(tmp_path_factory):
+    """A tiny CLIP vision tower with its image processor, built from a config and saved with save_pretrained."""
+    from xltlib.world.images import save_image_encoder
+
+    out = tmp_path_factory.mktemp("tiny-clip")
+    save_image_encoder(out, seed=3)
+    return out
+
+
+def _draw(path, colour, shape):
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (40, 30), (255, 255, 255))
+    draw = ImageDraw.Draw(image)
+    (draw.ellipse if shape else draw.rectangle)((5, 5, 30, 25), fill=colour)
+    image.save(path)
+    return path.name
+
+
+@pytest.fixture
+def caption_files(tmp_path, tiny_clip):
+    """COCO-style rows (one caption per row) and Flickr30k-style rows (a list of captions), images by path, the
+    image encoder named by image_text.json."""
+    names = [_draw(tmp_path / f"img{i}.png", colour, i % 2) for i, colour in enumerate(COLOURS)]
+    coco = [{"image": name, "caption": f"a picture number {i}"} for i, name in enumerate(names)]
+    flickr = [{"image": names[0], "caption": ["a red square", "something red"]},
+              {"image": names[1], "caption": ["a disc"]}]
+    for file, rows in (("coco.jsonl", coco), ("flickr.jsonl", flickr)):
+        (tmp_path / file).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (tmp_path / "image_text.json").write_text(json.dumps({"image_encoder": str(tiny_clip)}))
+    return tmp_path
+
+
+def _load(folder, file, split="train", lang="en", cache=None):
+    handler = ImageText(cache_dir=cache or folder / "cache")
+    return handler.load_split(SPEC, split, lang, {split: {lang: str(folder / file)}}, None)
+
+
+def _unit(n, d, seed):
+    return torch.nn.functional.normalize(torch.randn(n, d, generator=torch.Generator().manual_seed(seed)), dim=-1)
+
+
+def test_contrastive_loss_is_symmetric_in_text_and_images():
+    text, images, index = _unit(6, 8, 0), _unit(6, 8, 1), torch.arange(6)
+    forward, _ = contrastive_loss(text, images, index, 10.0)
+    swapped, _ = contrastive_loss(images, text, index, 10.0)
+    assert torch.allclose(forward, swapped)
+
+
+def test_contrastive_loss_is_lowest_for_the_matching_pairs():
+    text = _unit(4, 8, 2)
+    images = torch.nn.functional.normalize(text + 0.1 * _unit(4, 8, 3), dim=-1)  # each image nearest its caption
+    assert (text @ images.T).argmax(1).tolist() == [0, 1, 2, 3]
+    matched, _ = contrastive_loss(text, images, torch.arange(4), 10.0)
+    for order in itertools.permutations(range(4)):
+        if list(order) != [0, 1, 2, 3]:
+            assert matched < contrastive_loss(text, images, torch.tensor(order), 10.0)[0]
+
+
+def test_several_captions_of_one_image_are_all_its_positives():
+    """Two captions of one image: image->text counts both as positives, so their loss is below a batch where the
+    second caption's image were another."""
+    text = _unit(3, 8, 4)
+    images = torch.nn.functional.normalize(torch.stack([text[0] + text[1], text[2]]), dim=-1)
+    shared, logits = contrastive_loss(text, images, torch.tensor([0, 0, 1]), 10.0)
+    assert logits.shape == (3, 2) and math.isfinite(float(shared))
+    assert shared < contrastive_loss(text, images, torch.tensor([0, 1, 1]), 10.0)[0]
+
+
+def test_temperature_starts_at_clips_learned_or_fixed_and_matching_uses_the_hardest_wrong_image():
+    learned, fixed = ImageTextHead(8, 8), ImageTextHead(8, 8, ImageTextOptions(learnable_temperature=False))
+    assert float(learned.scale().detach()) == pytest.approx(1 / 0.07) and learned.logit_scale.requires_grad
+    assert not fixed.logit_scale.requires_grad
+    with torch.no_grad():
+        learned.logit_scale.fill_(10.0)
+    assert float(learned.scale().detach()) == pytest.approx(100.0)  # clamped, as CLIP's
+    head = ImageTextHead(8, 8, ImageTextOptions(projection_dim=8, matching=True))
+    text, images = _unit(3, 8, 5), _unit(3, 8, 6)
+    loss = matching_loss(head, text, images, torch.arange(3), text @ images.T)
+    assert loss.requires_grad and math.isfinite(float(loss.detach()))
+    assert float(matching_loss(head, text, images[:1], torch.zeros(3, dtype=torch.long), text @ images[:1].T)) == 0
+
+
+def test_recall_counts_each_direction():
+    sims = torch.tensor([[0.9, 0.1, 0.0], [0.8, 0.2, 0.1], [0.0, 0.1, 0.9]])  # caption 1's image is image 1
+    scores = recall_scores(sims, torch.tensor([0, 1, 2]))
+    assert scores["text_to_image_recall_at_1"] == pytest.approx(2 / 3)
+    assert scores["image_to_text_recall_at_1"] == 1.0  # each image's nearest caption is one of its own
+    assert scores["text_to_image_recall_at_5"] == 1.0
+
+
+def test_real_path_reads_coco_and_flickr30k_rows_through_tiny_clip(caption_files, tiny_clip):
+    coco = _load(caption_files, "coco.jsonl")
+    assert [r["image_id"] for r in coco] == [0, 1, 2, 3] and coco[0]["caption"] == "a picture number 0"
+    model, _ = load_image_encoder(tiny_clip)
+    assert coco[0]["image_features"].shape == (model.config.projection_dim,)
+    flickr = _load(caption_files, "flickr.jsonl")
+    assert [(r["caption"], r["image_id"]) for r in flickr] == [("a red square", 0), ("something red", 0),
+                                                               ("a disc", 1)]
+    # the same image, the same features (to float rounding: a batch of another size sums in another order)
+    assert np.allclose(flickr[0]["image_features"], coco[0]["image_features"], atol=1e-6)
+
+
+def test_multi30k_reads_the_caption_column_of_the_language_loaded(caption_files):
+    rows = [{"image": "img0.png", "en": "a red square", "de": "ein rotes Quadrat"}]
+    (caption_files / "multi30k.jsonl").write_text(json.dumps(rows[0]) + "\n")
+    assert _load(caption_files, "multi30k.jsonl", lang="de")[0]["caption"] == "ein rotes Quadrat"
+    assert _load(caption_files, "multi30k.jsonl", lang="en")[0]["caption"] == "a red square"
+
+
+def test_cached_image_features_equal_recomputed_ones(tmp_path, tiny_clip):
+    from safetensors.torch import load_file
+
+    paths = [tmp_path / _draw(tmp_path / f"c{i}.png", colour, i % 2) for i, colour in enumerate(COLOURS)]
+    images, names = [p.read_bytes() for p in paths], [str(p) for p in paths]
+    first = image_features(str(tiny_clip), images, names, tmp_path / "cache")
+    cached = list((tmp_path / "cache").glob("*.safetensors"))
+    assert len(cached) == 1 and torch.equal(load_file(cached[0])["features"], first)
+    again = image_features(str(tiny_clip), images, names, tmp_path / "cache")
+    recomputed = image_features(str(tiny_clip), images, names, tmp_path / "cache", recompute=True)
+    assert torch.equal(first, again) and torch.equal(first, recomputed)
+    image_features(str(tiny_clip), images[:2], names[:2], tmp_path / "cache")  # another image set, another key
+    assert len(list((tmp_path / "cache").glob("*.safetensors"))) == 2
+
+
+def test_frozen_image_encoder_never_changes_while_the_text_side_trains(caption_files, tiny_clip, tiny_model_dir):
+    from transformers import AutoModel, AutoTokenizer
+
+    from xltlib.run.loop import train
+
+    encoder_before = (tiny_clip / "model.safetensors").read_bytes()
+    image_model, _ = load_image_encoder(tiny_clip)
+    assert not any(p.requires_grad for p in image_model.parameters()) and not image_model.training
+    weights = {k: v.clone() for k, v in image_model.state_dict().items()}
+    rows = _load(caption_files, "coco.jsonl") * 4
+    handler = handler_for(SPEC)
+    text_model = AutoModel.from_pretrained(tiny_model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    trainable = handler.trainable(text_model)
+    args = TrainArgs(learning_rate=1e-2, per_device_train_batch_size=4, num_train_epochs=1.0, save_steps=10**9,
+                     warmup_ratio=0.0)
+    text_before = {k: v.clone() for k, v in text_model.state_dict().items()}
+    train(trainable, rows, handler.collate(SPEC, tokenizer, args, 32), args, seed=1, max_steps=3, desc="image_text")
+    assert all(torch.equal(v, image_model.state_dict()[k]) for k, v in weights.items())
+    assert (tiny_clip / "model.safetensors").read_bytes() == encoder_before
+    assert any(not torch.equal(v, text_model.state_dict()[k]) for k, v in text_before.items())  # the text side trains
+    assert handler.trainable(text_model).head is trainable.head  # the trained head stays with its encoder
+    assert set(text_model.state_dict()) == set(text_before)  # ... beside it: the encoder's weights are its own
+
+
+def _world_files(tmp_path, langs=("en", "rlx", "vfx")):
+    from dataclasses import replace
+
+    from xltlib.world.build import World
+    from xltlib.world.presets import PRESETS
+    from xltlib.world.tasks.image_text import write_image_text_files
+
+    preset = replace(PRESETS["tiny"], langs=langs, n_train=30, n_dev=10, n_test=10)
+    write_image_text_files(preset, tmp_path)
+    return World(preset, tmp_path)
+
+
+def test_world_pictures_are_deterministic_and_the_same_in_every_language(tmp_path):
+    from xltlib.world.grammar import FrameSampler, build_semantics
+    from xltlib.world.images import scene_png
+
+    sampler = FrameSampler(build_semantics(0))
+    frames = [sampler.frame(random.Random(i)) for i in range(20)]
+    assert [scene_png(f) for f in frames] == [scene_png(f) for f in frames]
+    assert len({scene_png(f) for f in frames}) > 15  # different scenes, different pictures
+    world = _world_files(tmp_path / "a")
+    files = world.data_files("image_text")
+    assert "image_text" in world.generated_tasks and set(files["test"]) == {"en", "rlx", "vfx"}
+    by_lang = {code: [json.loads(line) for line in open(path)] for code, path in files["train"].items()}
+    assert len({tuple(r["image"] for r in rows) for rows in by_lang.values()}) == 1  # one picture per scene
+    assert by_lang["en"][0]["caption"] != by_lang["vfx"][0]["caption"]  # ... whatever language its caption is in
+    other = _world_files(tmp_path / "b")
+    for name in sorted((tmp_path / "a" / "tasks" / "image_text").rglob("*.*"))[:50]:
+        twin = tmp_path / "b" / name.relative_to(tmp_path / "a")
+        assert name.read_bytes() == twin.read_bytes(), name
+    assert other.data_files("image_text")["train"]["en"].endswith("train-en.jsonl")
+
+
+def test_world_captions_load_with_the_worlds_own_image_encoder(tmp_path):
+    world = _world_files(tmp_path)
+    rows = ImageText(cache_dir=tmp_path / "cache").load_split(SPEC, "test", "rlx", world.data_files("image_text"),
+                                                              None)
+    assert len(rows) == 10 and rows[0]["image_features"].shape == (32,)
+
+
+def test_a_caption_row_without_an_image_names_the_file_and_row(caption_files):
+    (caption_files / "bad.jsonl").write_text(json.dumps({"image": "img0.png", "caption": "ok"}) + "\n"
+                                             + json.dumps({"image": None, "caption": "no picture"}) + "\n")
+    with pytest.raises(DataError, match=r"bad\.jsonl: row 2: no image"):
+        _load(caption_files, "bad.jsonl")
+    (caption_files / "none.jsonl").write_text(json.dumps({"caption": "no picture"}) + "\n")
+    with pytest.raises(DataError, match=r"none\.jsonl: .*an image \(image or file_name\)"):
+        _load(caption_files, "none.jsonl")
+
+
+def test_an_image_that_cannot_be_decoded_names_the_file(caption_files):
+    (caption_files / "broken.png").write_bytes(b"not a png at all")
+    (caption_files / "broken.jsonl").write_text(json.dumps({"image": "broken.png", "caption": "a picture"}) + "\n")
+    with pytest.raises(DataError, match=r"image .*broken\.png: cannot be decoded"):
+        _load(caption_files, "broken.jsonl")
+    (caption_files / "gone.jsonl").write_text(json.dumps({"image": "gone.png", "caption": "a picture"}) + "\n")
+    with pytest.raises(DataError, match=r"gone\.jsonl: row 1: image file .*gone\.png not found"):
+        _load(caption_files, "gone.jsonl")
+
+
+def test_features_of_another_width_than_the_projection_name_both(caption_files):
+    head = ImageTextHead(32, 512)
+    with pytest.raises(ConfigError, match="image features have 32 dimensions but the image projection takes 512"):
+        head.project_images(torch.from_numpy(_load(caption_files, "coco.jsonl")[0]["image_features"][None]))
