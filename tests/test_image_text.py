@@ -106,6 +106,12 @@ def test_temperature_starts_at_clips_learned_or_fixed_and_matching_uses_the_hard
     assert float(matching_loss(head, text, images[:1], torch.zeros(3, dtype=torch.long), text @ images[:1].T)) == 0
 
 
+def test_a_batch_of_one_image_trains_on_running_statistics():
+    head = ImageTextHead(8, None, ImageTextOptions(projection_dim=4)).train()
+    images = head.project_images(torch.ones(1, 6))
+    assert images.shape == (1, 4) and head.image_projection.in_features == 6 and head.training
+
+
 def test_recall_counts_each_direction():
     sims = torch.tensor([[0.9, 0.1, 0.0], [0.8, 0.2, 0.1], [0.0, 0.1, 0.9]])  # caption 1's image is image 1
     scores = recall_scores(sims, torch.tensor([0, 1, 2]))
@@ -131,6 +137,20 @@ def test_multi30k_reads_the_caption_column_of_the_language_loaded(caption_files)
     (caption_files / "multi30k.jsonl").write_text(json.dumps(rows[0]) + "\n")
     assert _load(caption_files, "multi30k.jsonl", lang="de")[0]["caption"] == "ein rotes Quadrat"
     assert _load(caption_files, "multi30k.jsonl", lang="en")[0]["caption"] == "a red square"
+
+
+def test_the_hubs_image_column_is_read_from_its_bytes(caption_files):
+    """As Flickr30k's and COCO's hub copies serve images: a datasets Image column (here in a parquet file)."""
+    import datasets
+
+    rows = {"image": [{"bytes": (caption_files / f"img{i}.png").read_bytes(), "path": None} for i in (2, 3)],
+            "caption": [["a"], ["b"]]}
+    ds = datasets.Dataset.from_dict(rows).cast_column("image", datasets.Image())
+    ds.to_parquet(str(caption_files / "hub.parquet"))
+    (caption_files / "img2.png").unlink()  # the parquet file holds the bytes
+    loaded = _load(caption_files, "hub.parquet")
+    assert [(r["caption"], r["image_id"]) for r in loaded] == [("a", 0), ("b", 1)]
+    assert loaded[0]["image_features"].shape == (32,)
 
 
 def test_cached_image_features_equal_recomputed_ones(tmp_path, tiny_clip):
@@ -188,6 +208,7 @@ def _world_files(tmp_path, langs=("en", "rlx", "vfx")):
 def test_world_pictures_are_deterministic_and_the_same_in_every_language(tmp_path):
     from xltlib.world.grammar import FrameSampler, build_semantics
     from xltlib.world.images import scene_png
+    from xltlib.world.tasks.image_text import missing_image_text
 
     sampler = FrameSampler(build_semantics(0))
     frames = [sampler.frame(random.Random(i)) for i in range(20)]
@@ -204,6 +225,9 @@ def test_world_pictures_are_deterministic_and_the_same_in_every_language(tmp_pat
         twin = tmp_path / "b" / name.relative_to(tmp_path / "a")
         assert name.read_bytes() == twin.read_bytes(), name
     assert other.data_files("image_text")["train"]["en"].endswith("train-en.jsonl")
+    # a world cached before the task existed is rebuilt (xltlib.world.build.world_damage)
+    assert missing_image_text(tmp_path, {"tasks/xnli/train-en.jsonl": 10}).startswith("tasks/image_text is missing")
+    assert missing_image_text(tmp_path, {"tasks/image_text/train-en.jsonl": 10}) is None
 
 
 def test_world_captions_load_with_the_worlds_own_image_encoder(tmp_path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -89,14 +90,27 @@ def load_image_encoder(directory: Path):
     return model, image_processor_class().from_pretrained(directory)
 
 
-def image_bytes(image, where: str) -> bytes:
-    """The encoded bytes of one image value: a file path, or the hub's image column ({bytes, path})."""
+def image_source(image, where: str) -> bytes | Path:
+    """One image value as its encoded bytes (the hub's image column, {bytes, path}) or its file (a path, checked to
+    exist): files are read only when hashed and when their features are computed, never all held at once."""
     if isinstance(image, dict) and image.get("bytes"):
         return image["bytes"]
     path = Path(image["path"] if isinstance(image, dict) else image)
     if not path.is_file():
         raise DataError(f"{where}: image file {path} not found")
-    return path.read_bytes()
+    return path
+
+
+def _read(source: bytes | Path) -> bytes:
+    return source if isinstance(source, bytes) else source.read_bytes()
+
+
+def image_digest(source: bytes | Path) -> bytes:
+    """The sha256 of an image's encoded bytes (a file's streamed)."""
+    if isinstance(source, bytes):
+        return hashlib.sha256(source).digest()
+    with source.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").digest()
 
 
 def decode_image(data: bytes, name: str):
@@ -110,20 +124,21 @@ def decode_image(data: bytes, name: str):
         raise DataError(f"image {name}: cannot be decoded as an image ({type(e).__name__}: {e})") from e
 
 
-def content_key(encoder_id: str, images: list[bytes]) -> str:
+def content_key(encoder_id: str, digests: list[bytes]) -> str:
+    """The cache key of one (image encoder, ordered image set)."""
     digest = hashlib.sha256(encoder_id.encode())
-    for data in images:
-        digest.update(hashlib.sha256(data).digest())
+    for image in digests:
+        digest.update(image)
     return digest.hexdigest()[:24]
 
 
 @torch.inference_mode()
-def compute_features(model, processor, images: list[bytes], names: list[str],
+def compute_features(model, processor, images: list[bytes | Path], names: list[str],
                      batch_size: int = FEATURE_BATCH) -> torch.Tensor:
     """[images, projection_dim] float32: the vision tower's projected pooled output (CLIP's image embedding)."""
     parts = []
     for start in range(0, len(images), batch_size):
-        pixels = [decode_image(data, name) for data, name in
+        pixels = [decode_image(_read(source), name) for source, name in
                   zip(images[start:start + batch_size], names[start:start + batch_size])]
         inputs = processor(images=pixels, return_tensors="pt")
         parts.append(model(pixel_values=inputs["pixel_values"]).image_embeds.float())
@@ -131,21 +146,23 @@ def compute_features(model, processor, images: list[bytes], names: list[str],
     return torch.cat(parts) if parts else torch.zeros(0, width)
 
 
-def image_features(encoder: str, images: list[bytes], names: list[str], cache_dir: Path | None = None,
-                   recompute: bool = False) -> torch.Tensor:
-    """Features of `images` (encoded bytes; `names` say where each came from, for errors) by `encoder`, read from
-    the cache when this (encoder, image set) was computed before, else computed and cached."""
+def image_features(encoder: str, images: list[bytes | Path], names: list[str], cache_dir: Path | None = None,
+                   recompute: bool = False, digests: list[bytes] | None = None) -> torch.Tensor:
+    """Features of `images` (encoded bytes or files; `names` say where each came from, for errors) by `encoder`,
+    read from the cache when this (encoder, image set) was computed before, else computed and cached. `digests`:
+    the images' `image_digest`s, if the caller has them."""
     from safetensors.torch import load_file, save_file
 
     directory = encoder_dir(encoder)
     encoder_id = encoder_identity(directory)
-    cache = Path(cache_dir or feature_cache_dir()) / f"{content_key(encoder_id, images)}.safetensors"
+    key = content_key(encoder_id, digests or [image_digest(image) for image in images])
+    cache = Path(cache_dir or feature_cache_dir()) / f"{key}.safetensors"
     if cache.is_file() and not recompute:
         return load_file(cache)["features"]
     model, processor = load_image_encoder(directory)
     features = compute_features(model, processor, images, names).contiguous()
     cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(".tmp")
+    tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
     save_file({"features": features}, tmp, metadata={"encoder": str(encoder), "encoder_sha256": encoder_id,
                                                     "images": str(len(images))})
     tmp.replace(cache)  # a reader never sees half a file

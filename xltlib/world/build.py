@@ -191,6 +191,7 @@ def world_damage(preset: WorldPreset, directory: Path) -> str | None:
         world = World(preset, directory)
         needed = [world.encoder_dir / "config.json", world.encoder_dir / "model.safetensors"]
         needed += [Path(p) for task in list(manifest.get("tasks", WORLD_TASKS)) + list(XTREME_WORLD_TASKS)
+                   + list(IMAGE_TEXT_TASKS)
                    for by_lang in world.data_files(task).values() for p in by_lang.values()]
         missing = [p for p in needed if not p.is_file()]
         return f"{missing[0].relative_to(directory)} is missing" if missing else None
