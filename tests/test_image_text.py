@@ -15,8 +15,9 @@ from xltlib.core.errors import ConfigError, DataError
 from xltlib.tasks.catalogue import TASKS
 from xltlib.tasks.handlers import handler_for
 from xltlib.tasks.handlers.image_text import (ImageText, ImageTextHead, ImageTextOptions, contrastive_loss,
-                                              matching_loss, recall_scores)
+                                              matching_loss)
 from xltlib.tasks.images import image_features, load_image_encoder
+from xltlib.tasks.metrics import retrieval_recall
 
 SPEC = TASKS["image_text"]
 COLOURS = ((255, 0, 0), (0, 200, 0), (0, 0, 255), (240, 240, 0))
@@ -114,7 +115,7 @@ def test_a_batch_of_one_image_trains_on_running_statistics():
 
 def test_recall_counts_each_direction():
     sims = torch.tensor([[0.9, 0.1, 0.0], [0.8, 0.2, 0.1], [0.0, 0.1, 0.9]])  # caption 1's image is image 1
-    scores = recall_scores(sims, torch.tensor([0, 1, 2]))
+    scores = retrieval_recall(sims.numpy(), [0, 1, 2])
     assert scores["text_to_image_recall_at_1"] == pytest.approx(2 / 3)
     assert scores["image_to_text_recall_at_1"] == 1.0  # each image's nearest caption is one of its own
     assert scores["text_to_image_recall_at_5"] == 1.0

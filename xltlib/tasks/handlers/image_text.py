@@ -28,12 +28,12 @@ from ...core.errors import ConfigError, DataError
 from .. import files
 from ..dual_encoder import mean_pool
 from ..images import DEFAULT_IMAGE_ENCODER, as_array, image_digest, image_features, image_source, read_sidecar
+from ..metrics import retrieval_recall, top_k
 from ..spec import TaskSpec
 from .base import HANDLERS, TaskData, TaskHandler, padding, to_device, train_args
 
 CLIP_TEMPERATURE = 0.07  # CLIP's initial temperature: logit scale log(1 / 0.07)
 MAX_LOGIT_SCALE = math.log(100.0)  # CLIP clamps the learned scale at 100
-RECALL_AT = (1, 5)
 IMAGE_FIELDS = ("image", "file_name")  # COCO / Flickr30k / CC's image column; an image folder's metadata.jsonl
 CAPTION_FIELDS = ("caption", "text")  # COCO, Flickr30k (a list), CC; an image folder's metadata.jsonl
 CAPTION_SCHEMAS = {  # the sources read, as their hub copies or local copies name the fields
@@ -266,22 +266,8 @@ def similarities(model: ImageTextModel, tokenizer, rows: list[dict], args, batch
                                   max_length=args.max_seq_length, padding=padding(args), return_tensors="pt"), device)
         texts.append(model.embed_text(**enc))
     model.train(was_training)
-    gold = torch.tensor([position[r["image_id"]] for r in rows])
-    return (torch.cat(texts) @ images.T).float().cpu(), gold, image_ids
-
-
-def recall_scores(sims: torch.Tensor, gold: torch.Tensor) -> dict[str, float]:
-    """Recall@k both ways: a caption's image among its k nearest images; an image's captions (any of them)
-    among its k nearest captions. `retrieval_recall_at_1` is their mean at k = 1."""
-    out = {}
-    for k in RECALL_AT:
-        top_images = sims.topk(min(k, sims.shape[1]), dim=1).indices
-        out[f"text_to_image_recall_at_{k}"] = float((top_images == gold[:, None]).any(1).float().mean())
-        top_captions = sims.T.topk(min(k, sims.shape[0]), dim=1).indices  # [images, k]
-        hits = gold[top_captions] == torch.arange(sims.shape[1])[:, None]
-        out[f"image_to_text_recall_at_{k}"] = float(hits.any(1).float().mean())
-    out["retrieval_recall_at_1"] = (out["text_to_image_recall_at_1"] + out["image_to_text_recall_at_1"]) / 2
-    return out
+    gold = np.array([position[r["image_id"]] for r in rows])
+    return (torch.cat(texts) @ images.T).float().cpu().numpy(), gold, image_ids
 
 
 class ImageText(TaskHandler):
@@ -319,7 +305,7 @@ class ImageText(TaskHandler):
         model = with_head(model, self.options)
         sims, gold, _ = similarities(model, tokenizer, rows, train_args(cfg, max_length),
                                      cfg.per_device_eval_batch_size)
-        return recall_scores(sims, gold)
+        return retrieval_recall(sims, gold)
 
     def dev_scorer(self, spec, data, tokenizer, cfg, max_length):
         dev = data.dev
@@ -334,9 +320,8 @@ class ImageText(TaskHandler):
             sims, gold, image_ids = similarities(model, tokenizer, rows, train_args(cfg, max_length),
                                                  cfg.per_device_eval_batch_size)
             records += [{"lang": lang, "split": "test", "metric": name, "value": value}
-                        for name, value in recall_scores(sims, gold).items()]
-            top = sims.topk(min(RECALL_AT[-1], sims.shape[1]), dim=1).indices.tolist()
-            predictions[lang] = [[image_ids[j] for j in row] for row in top]
+                        for name, value in retrieval_recall(sims, gold).items()]
+            predictions[lang] = [[image_ids[j] for j in row] for row in top_k(sims, 5).tolist()]
         return records, predictions
 
     def gold_items(self, spec, lang, examples, data):
