@@ -82,10 +82,20 @@ def image_processor_class():
 
 def load_image_encoder(directory: Path):
     """(the frozen CLIP vision tower with its projection, in eval mode with requires_grad off; its image
-    processor). A full CLIP checkpoint loads its vision half."""
-    from transformers import CLIPVisionModelWithProjection
+    processor). A full CLIP checkpoint loads its vision half, with the projection width of the whole (its vision
+    config alone would give the default width, and the projection would be drawn afresh wherever they differ)."""
+    from transformers import AutoConfig, CLIPVisionModelWithProjection
 
-    model = CLIPVisionModelWithProjection.from_pretrained(directory)
+    config = AutoConfig.from_pretrained(directory)
+    if config.model_type == "clip":
+        vision = config.vision_config
+        vision.projection_dim = config.projection_dim
+    elif config.model_type == "clip_vision_model":
+        vision = config
+    else:
+        raise ConfigError(f"image encoder {directory}: a {config.model_type!r} model; the image-text task needs a "
+                          "CLIP model or CLIP vision tower (CLIPModel / CLIPVisionModelWithProjection)")
+    model = CLIPVisionModelWithProjection.from_pretrained(directory, config=vision)
     model.requires_grad_(False).eval()
     return model, image_processor_class().from_pretrained(directory)
 

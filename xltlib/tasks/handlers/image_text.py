@@ -97,7 +97,8 @@ def validate_captions(spec: TaskSpec, ds: datasets.Dataset, where: str, lang: st
 
 
 def attach_features(rows: list[dict], where: str, encoder: str, cache_dir=None) -> list[dict]:
-    """Each row with `image_id` (its image's index among the split's distinct images, by content) and
+    """Each row with `image_id` (its image's content hash, so that rows of several files or languages share an id
+    exactly when they share an image) and
     `image_features` (a view of the cached feature matrix)."""
     distinct, sources, ids, names = {}, [], [], []
     for row in rows:
@@ -109,7 +110,9 @@ def attach_features(rows: list[dict], where: str, encoder: str, cache_dir=None) 
             names.append(str(source) if isinstance(source, Path) else f"{where}: row {row['row']}")
         ids.append(distinct[digest])
     features = as_array(image_features(encoder, sources, names, cache_dir, digests=list(distinct)))
-    return [{"caption": row["caption"], "image_id": i, "image_features": features[i]} for row, i in zip(rows, ids)]
+    keys = [digest.hex()[:16] for digest in distinct]
+    return [{"caption": row["caption"], "image_id": keys[i], "image_features": features[i]}
+            for row, i in zip(rows, ids)]
 
 
 # -- the model -------------------------------------------------------------------------------------------
@@ -313,7 +316,7 @@ class ImageText(TaskHandler):
 
     def evaluate(self, spec, model, tokenizer, data: TaskData, cfg, max_length, perturbation, seed):
         """Retrieval on each language's held-out captions and their images; predictions: each caption's five
-        nearest images (their ids in the split's distinct images)."""
+        nearest images (their ids)."""
         records, predictions = [], {}
         model = with_head(model, self.options)
         for lang, rows in data.tests.items():
