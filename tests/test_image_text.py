@@ -234,7 +234,8 @@ def test_world_pictures_are_deterministic_and_the_same_in_every_language(tmp_pat
 def test_world_captions_load_with_the_worlds_own_image_encoder(tmp_path):
     world = _world_files(tmp_path)
     handler = ImageText(cache_dir=tmp_path / "cache")
-    rows = {code: handler.load_split(SPEC, "test", code, world.data_files("image_text"), None) for code in ("en", "rlx")}
+    files = world.data_files("image_text")
+    rows = {code: handler.load_split(SPEC, "test", code, files, None) for code in ("en", "rlx")}
     assert len(rows["rlx"]) == 10 and rows["rlx"][0]["image_features"].shape == (32,)
     assert [r["image_id"] for r in rows["en"]] == [r["image_id"] for r in rows["rlx"]]  # one picture, two captions
     assert len(list((tmp_path / "cache").glob("*.safetensors"))) == 1  # ... and one set of features
