@@ -13,7 +13,7 @@ import torch
 from xltlib.core.config import TrainArgs
 from xltlib.core.errors import ConfigError, DataError
 from xltlib.tasks.catalogue import TASKS
-from xltlib.tasks.handlers import handler_for
+from xltlib.tasks.handlers import TaskData, handler_for
 from xltlib.tasks.handlers.image_text import (ImageText, ImageTextHead, ImageTextOptions, contrastive_loss,
                                               matching_loss)
 from xltlib.tasks.images import image_features, load_image_encoder
@@ -192,6 +192,17 @@ def test_frozen_image_encoder_never_changes_while_the_text_side_trains(caption_f
     assert any(not torch.equal(v, text_model.state_dict()[k]) for k, v in text_before.items())  # the text side trains
     assert handler.trainable(text_model).head is trainable.head  # the trained head stays with its encoder
     assert set(text_model.state_dict()) == set(text_before)  # ... beside it: the encoder's weights are its own
+    data = TaskData(SPEC, tests={"en": rows[:4]})
+    records, predictions = handler.evaluate(SPEC, text_model, tokenizer, data, _EvalArgs, 32, None, 1)
+    assert {r["metric"] for r in records} >= {"retrieval_recall_at_1", "text_to_image_recall_at_5"}
+    assert len(predictions["en"]) == 4 and all(len(top) == 4 for top in predictions["en"])  # 4 images in all
+    reloaded = AutoModel.from_pretrained(tiny_model_dir)  # as a kept model would load: without the head
+    with pytest.raises(ConfigError, match="no trained image-text head"):
+        handler.evaluate(SPEC, reloaded, tokenizer, data, _EvalArgs, 32, None, 1)
+
+
+class _EvalArgs:
+    per_device_eval_batch_size, max_seq_length, pad_to_max_length = 8, 32, False
 
 
 def _world_files(tmp_path, langs=("en", "rlx", "vfx")):

@@ -317,6 +317,11 @@ class ImageText(TaskHandler):
     def evaluate(self, spec, model, tokenizer, data: TaskData, cfg, max_length, perturbation, seed):
         """Retrieval on each language's held-out captions and their images; predictions: each caption's five
         nearest images (their ids)."""
+        if not isinstance(model, ImageTextModel) and model not in _HEADS:
+            raise ConfigError(f"task {spec.name!r}: this model has no trained image-text head (the head lives beside "
+                              "the encoder in the process that trains it and is not saved with the model), so "
+                              "retrieval would be scored through an untrained projection; evaluate it in the run that "
+                              "trains it (a kept model, save_model: true, cannot be re-evaluated on image_text)")
         records, predictions = [], {}
         model = with_head(model, self.options)
         for lang, rows in data.tests.items():
