@@ -252,3 +252,21 @@ _intermediate("cosmosqa", "multiple_choice", "allenai/cosmos_qa", "default", "va
               tuple(f"answer{i}" for i in range(4)), what="Cosmos QA (Huang et al., EMNLP 2019): reading comprehension")
 _intermediate("commonsenseqa", "multiple_choice", "tau/commonsense_qa", "default", "validation",
               ("premise", "choices"), tuple("ABCDE"), what="CommonsenseQA (Talmor et al., NAACL 2019)")
+
+# Image-text alignment (research question 5): English captions and a frozen image encoder's features, an intermediate
+# task for the text encoder. Its data set is whichever caption files `data_files` names, in COCO Captions',
+# Flickr30k's, Conceptual Captions' or Multi30k's schema (handlers/image_text.py, CAPTION_SCHEMAS), images by path; the
+# hub copies hold image URLs or one split with a split column, so none is read from the hub. The embedded world
+# writes its own (xltlib.world.tasks.image_text).
+TASKS.register("image_text", TaskSpec(
+    name="image_text",
+    type="image_text",
+    group=None,
+    metric="retrieval_recall_at_1",  # the mean of text->image and image->text recall@1 on held-out captions
+    langs=("en",),
+    train=NO_HUB,
+    dev=NO_HUB,
+    test=NO_HUB,
+    text_fields=("caption",),
+    description="image-text alignment (CLIP-style InfoNCE against frozen image features): intermediate task",
+))

@@ -9,6 +9,8 @@
 - Retrieval: mean average precision at 20 (`average_precision_at_k` of xtreme's `third_party/utils_lareqa.py`;
   for Mewsli-X's single gold entity it equals the MRR@20 of `utils_mewslix.py`); BUCC F1 over mined pairs
   with the threshold chosen as xtreme's `bucc_optimize`; Tatoeba is plain accuracy.
+- Image-text retrieval (the image-text intermediate task): recall@1 and @5 in both directions, as CLIP reports
+  COCO / Flickr30k retrieval; its one number is the mean of the two recall@1.
 Values are fractions in [0, 1]; the scorer reports them x100 as the official scorer does. `evaluate`'s hub
 metrics need a download, so the short definitions are written out here.
 """
@@ -234,6 +236,26 @@ def bucc_extract(candidate_scores: Mapping[tuple[str, str], float], threshold: f
     return {tuple(pair) for pair, score in candidate_scores.items() if score >= threshold}
 
 
+def top_k(similarities: np.ndarray, k: int) -> np.ndarray:
+    """Each row's k highest columns, best first (ties: the lower column first)."""
+    return np.argsort(-similarities, axis=1, kind="stable")[:, :k]
+
+
+def retrieval_recall(similarities: np.ndarray, gold: Sequence[int], ks: Sequence[int] = (1, 5)) -> dict[str, float]:
+    """Recall@k of text->image (a caption's image among its k nearest images) and image->text (any of an image's
+    captions among its k nearest captions), from [captions, images] similarities and each caption's image;
+    `retrieval_recall_at_1` is the mean of the two at k = 1."""
+    similarities, gold = np.asarray(similarities), np.asarray(gold)
+    out = {}
+    for k in ks:
+        out[f"text_to_image_recall_at_{k}"] = float((top_k(similarities, k) == gold[:, None]).any(1).mean())
+        captions = top_k(similarities.T, k)  # [images, k]
+        out[f"image_to_text_recall_at_{k}"] = float((gold[captions] == np.arange(similarities.shape[1])[:, None])
+                                                    .any(1).mean())
+    out["retrieval_recall_at_1"] = (out["text_to_image_recall_at_1"] + out["image_to_text_recall_at_1"]) / 2
+    return out
+
+
 def headline(metric: str, value) -> float:
     """A task's one number, as XTREME's scorer takes it: (EM + F1) / 2 for QA, F1 where there is one, else
     the value itself (accuracy, mAP@20)."""
@@ -250,3 +272,4 @@ METRICS.register("squad", squad)
 METRICS.register("mlqa", mlqa)
 METRICS.register("bucc_f1", bucc_f1)
 METRICS.register("map_at_20", map_at_20)
+METRICS.register("retrieval_recall_at_1", retrieval_recall)

@@ -26,6 +26,7 @@ from .grammar import (ADJECTIVE_DIMENSIONS, CASE_PARTICLES, CONNECTIVES, FUNCTIO
                       build_semantics, render, render_english_order, translation_table)
 from .tasks.pairs import (CONTRADICTION, ENTAILMENT, NEUTRAL, PAIR_DESIGNS, XNLI_LABELS, random_same_class_substitution,
                           substitute)
+from .tasks.image_text import IMAGE_TEXT_TASKS, image_text_files, missing_image_text, write_image_text_files
 from .tasks.xtreme import XTREME_WORLD_TASKS, task_files, world_task_langs, write_xtreme_task_files
 from .presets import PRESETS, WorldPreset
 
@@ -70,7 +71,7 @@ class World:
     @property
     def generated_tasks(self) -> tuple[str, ...]:
         """The tasks whose files the world writes (an intermediate task filed beside the task it serves included)."""
-        return WORLD_TASKS + XTREME_WORLD_TASKS + tuple(FILED_WITH)
+        return WORLD_TASKS + XTREME_WORLD_TASKS + tuple(FILED_WITH) + IMAGE_TEXT_TASKS
 
     def data_files(self, task: str) -> dict[str, dict[str, str]]:
         """`{split: {lang: path}}` in the hub schema, as a user would give `data_files`."""
@@ -78,6 +79,8 @@ class World:
             home, splits = FILED_WITH[task]
             files = task_files(home, self.directory, self.langs)
             return {split: files[written] for split, written in splits.items()}
+        if task in IMAGE_TEXT_TASKS:
+            return image_text_files(self.directory, self.langs)
         if task in XTREME_WORLD_TASKS:
             lodgers = {written for home, splits in FILED_WITH.values() if home == task for written in splits.values()}
             return {split: paths for split, paths in task_files(task, self.directory, self.langs).items()
@@ -188,6 +191,7 @@ def world_damage(preset: WorldPreset, directory: Path) -> str | None:
         world = World(preset, directory)
         needed = [world.encoder_dir / "config.json", world.encoder_dir / "model.safetensors"]
         needed += [Path(p) for task in list(manifest.get("tasks", WORLD_TASKS)) + list(XTREME_WORLD_TASKS)
+                   + list(IMAGE_TEXT_TASKS)
                    for by_lang in world.data_files(task).values() for p in by_lang.values()]
         missing = [p for p in needed if not p.is_file()]
         return f"{missing[0].relative_to(directory)} is missing" if missing else None
@@ -197,7 +201,7 @@ def world_damage(preset: WorldPreset, directory: Path) -> str | None:
             return f"{name} is missing"
         if path.stat().st_size != size:
             return f"{name} has {path.stat().st_size} bytes, expected {size} (truncated or overwritten)"
-    return None
+    return missing_image_text(directory, listed)
 
 
 def _file_sizes(directory: Path) -> dict[str, int]:
@@ -480,6 +484,7 @@ def _build(preset: WorldPreset, directory: Path) -> None:
     final_loss = pretrain_encoder(preset, docs, tokenizer, tmp / "encoder")
     write_task_files(preset, tmp)
     write_xtreme_task_files(preset, tmp)
+    write_image_text_files(preset, tmp)
     alignment = alignment_probe(preset, tmp)
     manifest = {"preset": asdict(preset), "fingerprint": fingerprint(preset), "version": GENERATOR_VERSION,
                 "vocab_size": len(tokenizer), "pretrain_docs": counts, "mlm_final_loss": final_loss,

@@ -1,12 +1,12 @@
 """Task types as handlers, one module each: pair classification, tagging, span QA, multiple choice, sentence
-retrieval (and BUCC's bitext mining), dense retrieval. Importing this package registers them in `HANDLERS`;
-`handler_for(spec)` is the one way to reach a task's behaviour. A new type is one module here plus its test.
+retrieval (and BUCC's bitext mining), dense retrieval, image-text alignment. Importing this package registers them
+in `HANDLERS`; `handler_for(spec)` is the one way to reach a task's behaviour. A new type is one module here plus its test.
 May import `xltlib.core` and the modules of `xltlib.tasks` beside it.
 """
 from __future__ import annotations
 
 from ..spec import TaskSpec
-from . import dense_retrieval, multiple_choice, pair, retrieval, span_qa, tagging  # noqa: F401  (register)
+from . import dense_retrieval, image_text, multiple_choice, pair, retrieval, span_qa, tagging  # noqa: F401  (register)
 from .base import HANDLERS, ScoredHandler, TaskData, TaskHandler
 
 
