@@ -82,12 +82,33 @@ def test_token_identity_does_not_find_the_gold_candidate(tiny_world, task):
     data = load_task_data(cfg, task, tiny_world)
     pool = candidate_pool([r for rows in data.tests.values() for r in rows], data.extra["candidates"])
     relevant = relevant_sets(data.tests)
-    words = {cid: set(text.split()) for cid, text in pool.items()}
+    ids = list(pool)
+    vocabulary: dict[str, int] = {}
+    candidates = _bags([pool[cid].split() for cid in ids], vocabulary)
     for lang, rows in data.tests.items():
+        queries = _bags([row["query"].replace("{", " ").replace("}", " ").replace(":", " ").split() for row in rows],
+                        vocabulary, grow=False)
+        overlap = (queries @ candidates.T).toarray()  # words shared, query x candidate
+        is_best = overlap == overlap.max(axis=1, keepdims=True)
         singled_out = 0
-        for row in rows:
-            query = set(row["query"].replace("{", " ").replace("}", " ").replace(":", " ").split())
-            overlap = {cid: len(query & w) for cid, w in words.items()}
-            best = [cid for cid, n in overlap.items() if n == max(overlap.values())]
-            singled_out += len(best) == 1 and best[0] in relevant[row["id"]]
+        for row, best in zip(rows, is_best):
+            (best_ids,) = best.nonzero()
+            singled_out += len(best_ids) == 1 and ids[best_ids[0]] in relevant[row["id"]]
         assert singled_out / len(rows) < 0.15, (lang, singled_out)
+
+
+def _bags(texts: list[list[str]], vocabulary: dict, grow: bool = True):
+    """0/1 word-presence rows (a sparse matrix over `vocabulary`), so shared-word counts are one product. Words
+    outside a fixed vocabulary can't be shared with any candidate, so they are left out."""
+    from scipy.sparse import csr_matrix
+
+    cells = set()
+    for i, words in enumerate(texts):
+        for word in words:
+            if grow:
+                vocabulary.setdefault(word, len(vocabulary))
+            if word in vocabulary:
+                cells.add((i, vocabulary[word]))
+    rows, cols = zip(*cells) if cells else ((), ())
+    shape = (len(texts), len(vocabulary))
+    return csr_matrix(([1] * len(cells), (rows, cols)), shape=shape, dtype="int32")
