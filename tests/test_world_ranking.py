@@ -25,9 +25,9 @@ def test_sentence_breaks():
     assert [context[a:b] for a, b in sentence_breaks(context)] == ["a b", "c d e", "f"]
 
 
-def test_lareqa_tests_are_parallel(tiny_world):
-    files = tiny_world.data_files("lareqa")
-    assert set(files["test"]) == set(tiny_world.langs) and set(files["train"]) == {"en"}
+def test_lareqa_tests_are_parallel(cached_tiny_world):
+    files = cached_tiny_world.data_files("lareqa")
+    assert set(files["test"]) == set(cached_tiny_world.langs) and set(files["train"]) == {"en"}
     by_lang = {lang: _rows(path) for lang, path in files["test"].items()}
     en = by_lang["en"]
     for lang, rows in by_lang.items():
@@ -43,8 +43,8 @@ def test_lareqa_tests_are_parallel(tiny_world):
             assert answer_sentence(row) == answer_sentence(english)
 
 
-def test_mewslix_tests_are_parallel_and_test_entities_are_new(tiny_world):
-    files = tiny_world.data_files("mewslix")
+def test_mewslix_tests_are_parallel_and_test_entities_are_new(cached_tiny_world):
+    files = cached_tiny_world.data_files("mewslix")
     folder = Path(files["test"]["en"]).parent
     entities = _rows(folder / CANDIDATE_SET)
     assert len(entities) == len(NAMES) * len(VERB_MEANINGS) == len({e["entity_id"] for e in entities})
@@ -74,12 +74,12 @@ def test_the_same_seed_gives_the_same_rows(task):
 
 
 @pytest.mark.parametrize("task", ["lareqa", "mewslix"])
-def test_token_identity_does_not_find_the_gold_candidate(tiny_world, task):
+def test_token_identity_does_not_find_the_gold_candidate(cached_tiny_world, task):
     """Rank the pool by the number of words shared with the query (what an untrained encoder can see): the
     gold candidate is rarely the single best, in every language. Mewsli-X-like: several entities share each
     name; LAReQA-like: the question restates its sentence with synonyms."""
     cfg = RunConfig(world_preset="tiny", tasks=[task])
-    data = load_task_data(cfg, task, tiny_world)
+    data = load_task_data(cfg, task, cached_tiny_world)
     pool = candidate_pool([r for rows in data.tests.values() for r in rows], data.extra["candidates"])
     relevant = relevant_sets(data.tests)
     ids = list(pool)
