@@ -94,8 +94,9 @@ def test_tiny_world_builds_once_and_serves_hub_schema_files(tiny_world):
     assert tiny_world.synonyms("rlx") and all(isinstance(v, list) for v in tiny_world.synonyms("rlx").values())
 
 
-def test_two_builds_in_separate_processes_are_identical(tmp_path):
-    """The whole world (tokenizer ids, pretrained weights, task files) repeats exactly from its seed."""
+def test_two_builds_in_separate_processes_are_identical(tiny_world, tmp_path):
+    """The whole world (tokenizer ids, pretrained weights, task files) repeats exactly from its seed: the module's
+    own fresh build (`tiny_world`, built in this test process into a new cache) and a fresh build in a new process."""
     import hashlib
     import os
     import subprocess
@@ -108,7 +109,7 @@ def test_two_builds_in_separate_processes_are_identical(tmp_path):
                              capture_output=True, text=True)
         return __import__("pathlib").Path(out.stdout.strip().splitlines()[-1])
 
-    first, second = build(tmp_path / "a"), build(tmp_path / "b")
+    first, second = tiny_world.directory, build(tmp_path / "b")
     for name in ("encoder/tokenizer.json", "encoder/model.safetensors", "tasks/xnli/test-vfx.jsonl"):
         digest = [hashlib.sha256((root / name).read_bytes()).hexdigest() for root in (first, second)]
         assert digest[0] == digest[1], name
