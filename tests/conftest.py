@@ -216,12 +216,39 @@ def pawsx_rows() -> dict:
 
 @pytest.fixture(scope="module")
 def cached_tiny_world():
-    """The tiny world, built once into the project's cache (.cache/test-worlds) and reused by later modules and runs."""
+    """The tiny world, built once into the project's cache (.cache/test-worlds) and reused by later modules and runs.
+    Where the notebooks' cache (outputs/world) already holds it whole, as after `make test`'s smoke notebooks, it is
+    copied from there rather than built a second time."""
     from xltlib.world.build import get_world
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("XLT_WORLD_CACHE", str(_CACHE / "test-worlds"))
+        _copy_the_notebooks_tiny_world()
         yield get_world("tiny")
+
+
+def _copy_the_notebooks_tiny_world() -> None:
+    """Copy outputs/world's tiny world into the (current) test cache if the cache has none and that one is whole (the
+    check `get_world` makes of any cached world); under the cache's build lock, so a concurrent build or copy by the
+    other test worker is waited for, not raced."""
+    import fcntl
+    import shutil
+
+    from xltlib.world.build import world_damage, world_dir
+    from xltlib.world.presets import PRESETS
+
+    target = world_dir("tiny")
+    source = _CACHE.parent / "outputs" / "world" / target.name
+    if target.exists() or world_damage(PRESETS["tiny"], source):
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target.with_name(target.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not target.exists():
+            partial = target.with_name(f"{target.name}.copy-{os.getpid()}")
+            shutil.rmtree(partial, ignore_errors=True)
+            shutil.copytree(source, partial)
+            os.replace(partial, target)  # whole or absent, for anyone who looks
 
 
 @pytest.fixture(scope="module")

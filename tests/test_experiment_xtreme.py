@@ -154,18 +154,8 @@ def test_robust_methods_are_refused_where_their_task_type_does_not_define_them(t
         run_experiment(cfg, tmp_path / "run")
 
 
-@pytest.fixture(scope="module")
-def tiny_world_cache(tmp_path_factory):
-    import os
-
-    os.environ["XLT_WORLD_CACHE"] = str(tmp_path_factory.mktemp("worlds"))
-    try:
-        yield
-    finally:
-        del os.environ["XLT_WORLD_CACHE"]
-
-
-def test_embedded_world_runs_every_task_and_the_scorer_agrees(tiny_world_cache, tmp_path):
+def test_embedded_world_runs_every_task_and_the_scorer_agrees(cached_tiny_world, tmp_path):
+    """Through `load_world`, as a notebook gets the world: here it finds the tests' shared tiny build."""
     from xltlib.app.notebook import load_world
     from xltlib.world.tasks.xtreme import XTREME_WORLD_TASKS
 

@@ -94,21 +94,33 @@ def test_tiny_world_builds_once_and_serves_hub_schema_files(tiny_world):
     assert tiny_world.synonyms("rlx") and all(isinstance(v, list) for v in tiny_world.synonyms("rlx").values())
 
 
-def test_two_builds_in_separate_processes_are_identical(tmp_path):
-    """The whole world (tokenizer ids, pretrained weights, task files) repeats exactly from its seed."""
-    import hashlib
+@pytest.fixture(scope="module")
+def built_side_by_side(tmp_path_factory):
+    """Two new processes asking for the tiny world at once in a new cache, as `xlt batch --jobs` starts them: their
+    return codes and what each printed (the world's folder, how many builds it ran itself)."""
     import os
     import subprocess
     import sys
 
-    def build(cache):
-        env = {**os.environ, "XLT_WORLD_CACHE": str(cache), "OMP_NUM_THREADS": "1"}
-        out = subprocess.run([sys.executable, "-c", "from xltlib.world.build import get_world; "
-                              "print(get_world('tiny').directory)"], env=env, check=True,
-                             capture_output=True, text=True)
-        return __import__("pathlib").Path(out.stdout.strip().splitlines()[-1])
+    env = {**os.environ, "XLT_WORLD_CACHE": str(tmp_path_factory.mktemp("side-by-side")), "OMP_NUM_THREADS": "1"}
+    code = ("import xltlib.world.build as b; calls = []; real = b._build\n"
+            "b._build = lambda *a: (calls.append(1), real(*a))\n"
+            "w = b.get_world('tiny'); print(w.directory, len(calls))")
+    procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outputs = [p.communicate()[0].split() for p in procs]
+    return [p.returncode for p in procs], outputs
 
-    first, second = build(tmp_path / "a"), build(tmp_path / "b")
+
+def test_two_builds_in_separate_processes_are_identical(tiny_world, built_side_by_side):
+    """The whole world (tokenizer ids, pretrained weights, task files) repeats exactly from its seed: the module's
+    own fresh build (`tiny_world`, built in this test process into a new cache) and the fresh build a new process
+    ran (`built_side_by_side`, into another new cache)."""
+    import hashlib
+
+    returncodes, outputs = built_side_by_side
+    assert returncodes == [0, 0]
+    first, second = tiny_world.directory, Path(outputs[0][-2])
     for name in ("encoder/tokenizer.json", "encoder/model.safetensors", "tasks/xnli/test-vfx.jsonl"):
         digest = [hashlib.sha256((root / name).read_bytes()).hexdigest() for root in (first, second)]
         assert digest[0] == digest[1], name
@@ -135,20 +147,10 @@ def test_an_empty_world_cache_variable_counts_as_unset(monkeypatch):
     assert world_cache_dir() == Path("/tmp/worlds")
 
 
-def test_processes_asking_for_one_world_at_once_build_it_once(tmp_path):
+def test_processes_asking_for_one_world_at_once_build_it_once(built_side_by_side):
     """Side by side (`xlt batch --jobs`), the second process waits for the first one's build."""
-    import os
-    import subprocess
-    import sys
-
-    env = {**os.environ, "XLT_WORLD_CACHE": str(tmp_path), "OMP_NUM_THREADS": "1"}
-    code = ("import xltlib.world.build as b; calls = []; real = b._build\n"
-            "b._build = lambda *a: (calls.append(1), real(*a))\n"
-            "w = b.get_world('tiny'); print(w.directory, len(calls))")
-    procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
-             for _ in range(2)]
-    outputs = [p.communicate()[0].split() for p in procs]
-    assert all(p.returncode == 0 for p in procs)
+    returncodes, outputs = built_side_by_side
+    assert all(code == 0 for code in returncodes)
     assert outputs[0][-2] == outputs[1][-2]  # the same directory
     assert sorted(int(o[-1]) for o in outputs) == [0, 1]  # built by one of them only
 

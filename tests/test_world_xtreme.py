@@ -241,21 +241,21 @@ def test_shared_words_alone_do_not_retrieve_the_translation(rows):
 # -- the built world ----------------------------------------------------------------------------------
 
 
-def test_the_world_serves_every_task_through_the_hub_schema_loader(tiny_world):
+def test_the_world_serves_every_task_through_the_hub_schema_loader(cached_tiny_world):
     for task in XTREME_WORLD_TASKS:
-        files = tiny_world.data_files(task)
+        files = cached_tiny_world.data_files(task)
         # A split written in this task's folder for another task (xcopa's `intermediate`: siqa's train) is that
         # task's, not this one's.
         lodged = {written for home, splits in FILED_WITH.values() if home == task for written in splits.values()}
         assert set(files) == set(TASK_SPLITS[task]) - lodged
-        assert tuple(files["test"]) == tiny_world.langs_for(task)
+        assert tuple(files["test"]) == cached_tiny_world.langs_for(task)
         for split, by_lang in files.items():
             for lang in by_lang:
                 ds = load_xtreme_split(TASKS[task], split, lang, files)
                 assert len(ds) > 0
-    assert "en" not in tiny_world.langs_for("tatoeba") and "en" in tiny_world.langs_for("udpos")
+    assert "en" not in cached_tiny_world.langs_for("tatoeba") and "en" in cached_tiny_world.langs_for("udpos")
     # SIQA-like rows: the task `siqa`'s training set, written in xcopa's folder as its `intermediate` split.
-    intermediate = tiny_world.directory / "tasks" / "xcopa" / "intermediate-en.jsonl"
-    assert tiny_world.data_files("siqa") == {"train": {"en": str(intermediate)}}
-    siqa = load_xtreme_split(TASKS["siqa"], "train", "en", tiny_world.data_files("siqa"))
+    intermediate = cached_tiny_world.directory / "tasks" / "xcopa" / "intermediate-en.jsonl"
+    assert cached_tiny_world.data_files("siqa") == {"train": {"en": str(intermediate)}}
+    siqa = load_xtreme_split(TASKS["siqa"], "train", "en", cached_tiny_world.data_files("siqa"))
     assert len(siqa[0]["choices"]) == 3
