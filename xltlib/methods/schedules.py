@@ -33,6 +33,7 @@ from .recipes import Stage, parse_stage
 from .samplers import resolve_sampler
 
 KINDS = ("seq", "multi", "joint")
+INTERMEDIATE_SELECT_ON = ("own", "target", "last")  # the intermediate stage's checkpoint (`recipes.SELECT_ON`)
 SHOT_SELECT_ON = ("target", "last")  # the few-shot stage's checkpoint: the target's English dev, or its last weights
 MIX = "mix"
 _FEW_SHOT = re.compile(r"\+fs(?P<k>\d+)(?:s(?P<shot_set>\d+))?$")
@@ -45,10 +46,15 @@ GRAMMAR = ("seq:<task>[@<langs>], multi:<task>+<task>...[@<langs>], multi:all[@<
 # default proportional, jiant's and this library's stage default. `intermediate_budget` and `shots_budget`: training
 # fields over the run's for the intermediate (or joint) stage and the few-shot stage. `shots_select_on`: the few-shot
 # stage's checkpoint, `target` (the target's English dev: the true few-shot protocol, no target-language dev) or
-# `last`. `shots_split`: the target-language split the shots are drawn from (train or validation; XNLI and PAWS-X have
+# `last`. `intermediate_select_on`: the `seq:` stage's checkpoint, on its own task's English dev (`own`, the default,
+# as jiant early-stops an intermediate task on its own validation set: the model then depends on the intermediate
+# task alone, so one is trained for every target, `xltlib.run.experiment.stage_prefixes`), the target's (`target`,
+# XTREME-R's SIQA-then-COPA rule: the stage is then the target's own) or its last weights (`last`); a `multi:` stage
+# has no one dev of its own and keeps its last weights under `own`. `shots_split`: the target-language split the shots are drawn from (train or validation; XNLI and PAWS-X have
 # target-language dev sets only). `shots_from`: a folder in Zhao et al.'s layout
 # (`<root>/<task>/<K>-shots/<lang>/<i>-th/sampled.json`) to read the shot sets from instead of drawing them.
-SCHEDULE_OPTIONS = {"sampler": "proportional", "intermediate_budget": {}, "shots_budget": {},
+SCHEDULE_OPTIONS = {"sampler": "proportional", "intermediate_budget": {}, "intermediate_select_on": "own",
+                    "shots_budget": {},
                     "shots_select_on": "target", "shots_split": "validation", "shots_from": None}
 
 
@@ -147,6 +153,9 @@ def check_schedule_options(what: str, options: dict) -> None:
         if bad:
             raise ConfigError(f"{what}: option {key!r}: unknown training field {bad[0]!r}; allowed: "
                               f"{', '.join(sorted(TRAIN_FIELDS))}")
+    if options["intermediate_select_on"] not in INTERMEDIATE_SELECT_ON:
+        raise ConfigError(f"{what}: option 'intermediate_select_on' must be one of {', '.join(INTERMEDIATE_SELECT_ON)}, "
+                          f"got {options['intermediate_select_on']!r}")
     if options["shots_select_on"] not in SHOT_SELECT_ON:
         raise ConfigError(f"{what}: option 'shots_select_on' must be one of {', '.join(SHOT_SELECT_ON)}, got "
                           f"{options['shots_select_on']!r}")
@@ -180,7 +189,9 @@ def schedule_stages(schedule: ScheduleName, target: str, options: dict, *, mix_l
     budget, sampler = options["intermediate_budget"], options["sampler"]
     raw = []
     if schedule.kind in ("seq", "multi"):
+        select_on = options["intermediate_select_on"]
         raw.append({"tasks": list(tasks), "langs": list(langs), "budget": budget,
+                    "select_on": "last" if select_on == "own" and len(tasks) > 1 else select_on,
                     **({"sampler": sampler} if len(tasks) > 1 else {})})
         raw.append({"tasks": [target], "init": InitFrom.PREVIOUS_ENCODER.value})
     elif schedule.kind == "joint":

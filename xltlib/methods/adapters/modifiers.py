@@ -55,6 +55,10 @@ class ModelModifier(abc.ABC):
     def evaluation_groups(self, model, langs, options: dict, context: ModifierContext) -> Iterator[tuple]:
         yield tuple(langs), contextlib.nullcontext()
 
+    def key_options(self, options: dict) -> dict:
+        """The options that change what the modifier trains (a shared stage's key)."""
+        return dict(options)
+
     def check_schedule(self, what: str, context: ModifierContext) -> None:
         if context.stages > 1 or context.multi_task:
             raise ConfigError(f"{what} trains one stage of one task; adapter-based intermediate-task training "
