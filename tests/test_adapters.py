@@ -246,5 +246,6 @@ def test_what_an_adapter_run_cannot_do_yet_is_refused_by_name():
     with pytest.raises(ConfigError, match="the generalized setting puts two languages in one example: set "
                                           "generalized: false"):
         spec.modifier.apply(bert(), spec.resolve({}), ModifierContext(mixes_languages=True))
-    with pytest.raises(ConfigError, match=r"method 'lora' trains one stage of one task; .*remove this task's `stages`"):
-        METHODS["lora"].modifier.apply(bert(), METHODS["lora"].resolve({}), ModifierContext(stages=2))
+    with pytest.raises(ConfigError, match=r"method 'lora' trains its adapter one task a stage \(seq: schedules\); a "
+                                          r"multi-task or joint stage"):
+        METHODS["lora"].modifier.apply(bert(), METHODS["lora"].resolve({}), ModifierContext(stages=2, multi_task=True))

@@ -10,9 +10,9 @@ or another notebook ask for the same run, at no cost. The plain warm-up of robus
 through the store too (`warmup_prefixes`): trained once per (task, seed, training settings), by whichever of
 `standard` and the robust methods comes first; so are a schedule's leading stages (`stage_prefixes`): `seq:mnli`'s
 MNLI model is trained once for every target task, few-shot set and notebook whose schedule starts with it, and
-`seq:mnli+fs16s3` starts from `seq:mnli`'s whole trained model. `store.json` in the run directory lists its hits and misses. The
-embedded world, when a run uses it, is passed in (`xltlib.app.notebook.setup` builds it): this layer sits below
-the world's generator. With `save_model`, each fine-tuned run's selected model is kept (in the store, linked
+`seq:mnli+fs16s3` starts from `seq:mnli`'s whole trained model. `store.json` in the run directory lists its hits
+and misses. The embedded world, when a run uses it, is passed in (`xltlib.app.notebook.setup` builds it): this
+layer sits below the world's generator. With `save_model`, each fine-tuned run's selected model is kept (in the store, linked
 into `<run dir>/models/`); with `report_to`, training runs log to `<run dir>/tensorboard/`.
 """
 from __future__ import annotations
@@ -35,7 +35,7 @@ from ..core.errors import ConfigError
 from ..core.progress import ProgressLog
 from ..core.quiet import quiet_libraries
 from ..methods.recipes import Stage, schedule_record
-from ..methods.schedules import MIX, schedule_stages
+from ..methods.schedules import ADAPTER_OPTION, MIX, schedule_stages
 from ..methods.spec import METHODS, WARMUP_OPTION, MethodContext
 from ..robustness.smoothing import evaluate_robustness
 from ..tasks.catalogue import TASKS
@@ -43,7 +43,7 @@ from ..tasks.files import task_langs
 from ..tasks.handlers import TaskData, handler_for
 from ..tasks.models import InitFrom, load_model, load_tokenizer, resolve_model_path
 from ..tasks.shots import draw_shots, read_zhao_shots
-from .adapters import evaluate_by_group, modifier_context
+from .adapters import evaluate_by_group, modifier_context, stage_entry
 from .adapters import restore as restore_modified
 from .loop import WarmupPrefix, process_state, tracking
 from .plan import TaskPlan, plan
@@ -88,6 +88,17 @@ def load_stage_data(cfg: RunConfig, task: str, split: str, langs: tuple[str, ...
     if with_dev:
         data.dev = handler.load_split(spec, "validation", spec.src_lang, files, cfg.max_eval_samples)
     return data
+
+
+def check_own_dev(cfg: RunConfig, task: str, method: str, world) -> None:
+    """A stage selected on its own task's English dev needs that dev: refused, saying how, when the embedded world's
+    run names no such file (a task the world does not generate, given by its training files alone)."""
+    path = task_data_files(cfg, task, world).get("validation", {}).get(TASKS[task].src_lang) if world else None
+    if path is not None and not Path(path).is_file():
+        raise ConfigError(f"method {method!r}: the {task} stage selects its checkpoint on {task}'s English dev "
+                          f"(intermediate_select_on: own), and {task} has no validation file ({path}); give it by "
+                          f"data_files: {{{task}: {{validation: {{en: <path>}}}}}}, or set intermediate_select_on: "
+                          "last in method_options")
 
 
 def load_shot_data(cfg: RunConfig, stage: Stage, data: TaskData, world=None, method: str = "") -> TaskData:
@@ -249,6 +260,8 @@ def stage_prefixes(store: Path, task_plan: TaskPlan, method: str, seed: int, mod
         tasks = sorted({t for stage in leading for t in stage.tasks})
         blob = {**base, "stages": [stage.record() for stage in leading],
                 "stage_data": {t: cfg.data_files.get(t) for t in tasks if t != target.name}}
+        if base["modifier"] and any(stage.init is InitFrom.PREVIOUS_ENCODER for stage in leading):
+            blob["intermediate_adapter"] = task_plan.method_options[method].get(ADAPTER_OPTION)
         if target.name in tasks or any(selection(stage, target) == "target" for stage in leading):
             blob["target"] = target.name
             blob["target_data"] = {split: files[split] for split in TRAINING_SPLITS if split in files} or None
@@ -375,12 +388,14 @@ def fine_tune_and_evaluate(task_plan: TaskPlan, data: TaskData, stage_data: dict
         modified = modifier_context(task_plan, method, data, seed, stored.train_dir.parent, model_path, tokenizer,
                                     world)
         model = method_spec.modifier.apply(model, options, modified)
+        inputs.enter_stage = stage_entry(method_spec, options, modified, inputs)
     trained = None
     if handler.fine_tuned:
         if stored.keep_model and stored.has_trained_model():
             model = load_model(str(saved_model_dir(stored.train_dir)), spec, InitFrom.PRETRAINED_ENCODER, seed)
             if modified is not None:
-                model = restore_modified(method_spec, model, options, modified, saved_model_dir(stored.train_dir))
+                model = restore_modified(method_spec, model, options, modified, saved_model_dir(stored.train_dir),
+                                         task_plan.stages)
             trained = trained_record(stored.train_dir)
         else:
             model, result = run_schedule(task_plan.stages, inputs, cfg, stored.train_dir, first_model=model,
@@ -447,6 +462,8 @@ def run_experiment(cfg: RunConfig, run_dir: str | Path, world=None) -> pd.DataFr
                         with_dev = own_dev and name == stage.tasks[0]
                         key = (name, stage.split, stage.langs, stage_cfg.max_train_samples,
                                stage_cfg.max_eval_samples, with_dev, json.dumps(stage.shots, sort_keys=True))
+                        if with_dev:
+                            check_own_dev(task_cfg, name, method, world)
                         if key not in loaded:
                             loaded[key] = (load_shot_data(stage_cfg, stage, data, world, method) if stage.shots else
                                            load_stage_data(stage_cfg, name, stage.split, stage.langs, world,

@@ -1,10 +1,10 @@
 """Running a schedule of stages (`xltlib.methods.recipes`): each stage's model starts as its `init` says, trains
 in the one training loop on its task(s), and is selected on the English dev its `select_on` names; the last stage's
 model is the one evaluated. The model after a schedule's leading stages is kept in the run store (`StagePrefix`), so a
-later run whose schedule starts with the same stages starts after them. A multi-task stage trains one head per task on a shared encoder, its batches' tasks
-drawn by its sampler. A config describes a run as one process trains it; under several processes (`torchrun`,
-`accelerate launch`) each trains its share of every batch (`per_process_config`), so the run, and its key in the
-run store, are the same.
+later run whose schedule starts with the same stages starts after them. A multi-task stage trains one head per task
+on a shared encoder, its batches' tasks drawn by its sampler. A config describes a run as one process trains it;
+under several processes (`torchrun`, `accelerate launch`) each trains its share of every batch
+(`per_process_config`), so the run, and its key in the run store, are the same.
 """
 from __future__ import annotations
 
@@ -46,8 +46,8 @@ class StageInputs:
     pooling: str = "cls"  # what sentence-level heads read (TrainArgs.classifier_pooling)
     # the shared plain warm-ups the first stage starts from or saves (`xltlib.run.experiment.warmup_prefixes`)
     warmup_prefixes: tuple[WarmupPrefix, ...] = ()
-    # (model, stage index) -> the model a later stage trains: what a modifier does on entering it (adapters
-    # continued or stacked, `xltlib.run.adapters.enter_stage`); None: the model as `start_model` gives it
+    # (stage, index, previous model) -> the model a later stage trains, for a modified method (adapters continued or
+    # stacked, `xltlib.run.adapters.stage_entry`); None: `start_model`'s
     enter_stage: Callable | None = None
 
 
@@ -202,11 +202,12 @@ def train_stage(stage: Stage, index: int, model, inputs: StageInputs, cfg, work_
 
 
 def enter(stages: tuple[Stage, ...], index: int, previous, inputs: StageInputs, first_model=None):
-    """The model stage `index` trains: `first_model` (already loaded) or `start_model`'s, then `enter_stage`'s."""
+    """The model stage `index` trains: `first_model` (already loaded), or `enter_stage`'s or `start_model`'s."""
     if index == 0 and first_model is not None:
         return first_model
-    model = start_model(stages[index], index, previous, inputs)
-    return inputs.enter_stage(model, index) if inputs.enter_stage is not None and index > 0 else model
+    if index > 0 and inputs.enter_stage is not None:
+        return inputs.enter_stage(stages[index], index, previous)
+    return start_model(stages[index], index, previous, inputs)
 
 
 def run_schedule(stages: tuple[Stage, ...], inputs: StageInputs, cfg, work_dir: Path, first_model=None,
