@@ -246,5 +246,34 @@ def test_what_an_adapter_run_cannot_do_yet_is_refused_by_name():
     with pytest.raises(ConfigError, match="the generalized setting puts two languages in one example: set "
                                           "generalized: false"):
         spec.modifier.apply(bert(), spec.resolve({}), ModifierContext(mixes_languages=True))
-    with pytest.raises(ConfigError, match=r"method 'lora' trains one stage of one task; .*remove this task's `stages`"):
-        METHODS["lora"].modifier.apply(bert(), METHODS["lora"].resolve({}), ModifierContext(stages=2))
+    with pytest.raises(ConfigError, match=r"method 'lora' trains its adapter one task a stage \(seq: schedules\); a "
+                                          r"multi-task or joint stage"):
+        METHODS["lora"].modifier.apply(bert(), METHODS["lora"].resolve({}), ModifierContext(stages=2, multi_task=True))
+
+
+@pytest.mark.parametrize("stack", [False, True])
+def test_madx_through_stages_keeps_the_language_adapter_below_and_continues_or_stacks_the_task_adapter(stack,
+                                                                                                     tmp_path):
+    """`madx+seq:mnli`'s target stage (`ModelModifier.enter_stage`, a fresh head): the same language adapter at the
+    bottom, MNLI's task adapter carried on (continue) or frozen below a new, identity-initialised one (stack)."""
+    donor = bert()
+    nudge(add_adapter(donor, "lang", AdapterConfig("pfeiffer", 2, invertible=True), seed=0))
+    lang_dir = save_adapter(donor, "lang", tmp_path / "en")
+    spec = METHODS["madx+seq:mnli"]
+    options = spec.resolve({"intermediate_adapter": "stack" if stack else "continue"})
+    context = ModifierContext(seed=1, eval_langs=("en",), language_adapter=lambda lang: lang_dir, stages=2)
+    previous = spec.modifier.apply(bert(), options, context)
+    nudge(adapter_stack(previous).adapters["task"])  # as the MNLI stage leaves it
+    model = spec.modifier.enter_stage(previous, bert(seed=5), options, context, stack=stack)
+    stack_of = adapter_stack(model)
+    assert stack_of.order == (["lang", "task0", "task"] if stack else ["lang", "task"])
+    carried = stack_of.adapters["task0" if stack else "task"]
+    mnli = adapter_stack(previous).adapters["task"].state_dict()
+    assert all(torch.equal(v, mnli[k]) for k, v in carried.state_dict().items())
+    assert all(torch.equal(v, adapter_stack(previous).adapters["lang"].state_dict()[k])
+               for k, v in stack_of.adapters["lang"].state_dict().items())
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable == set(head_parameter_names(model)) | {n for n, _ in model.named_parameters()
+                                                            if n.startswith("xlt_adapters.adapters.task.")}
+    if stack:  # the new task adapter starts as the identity: the model computes what MNLI's stack does, new head aside
+        assert not any(stack_of.adapters["task"].sites[k].up.weight.any() for k in stack_of.adapters["task"].sites)

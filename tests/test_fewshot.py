@@ -160,8 +160,9 @@ def test_a_german_intermediate_stage_reads_translate_train_data(world, tmp_path)
     tsv = write_tsv(tmp_path / f"en-{LANG}-translated.tsv",
                     [f"{r['premise']}\t{r['hypothesis']}\t{XNLI.labels[r['label']]}" for r in rows])
     method = f"seq:mnli@{LANG}"
+    english_dev = {"en": world.data_files("xnli")["validation"]["en"]}  # the MNLI stage selects on its English dev
     cfg = RunConfig(**{**BUDGET, "tasks": ["xnli"], "eval_langs": ["en"], "methods": [method],
-                       "data_files": {"mnli": {"train": {LANG: str(tsv)}}}})
+                       "data_files": {"mnli": {"train": {LANG: str(tsv)}, "validation": english_dev}}})
     stages = method_plan(plan(cfg)["xnli"], method, world).stages
     assert stages[0].langs == (LANG,)
     records = run_experiment(cfg, tmp_path / "run", world)

@@ -64,10 +64,16 @@ def stages_of(method: str, **changes) -> tuple[Stage, ...]:
 
 def test_each_schedule_name_says_its_stages():
     previous = InitFrom.PREVIOUS_ENCODER
-    assert stages_of("seq:mnli") == (Stage(("mnli",)), Stage(("xnli",), init=previous))
-    assert stages_of("seq:mnli@de,fr") == (Stage(("mnli",), langs=("de", "fr")), Stage(("xnli",), init=previous))
+    # the intermediate stage selected on its own task's dev (multi: its last weights), so it is the same whatever the
+    # target (`intermediate_select_on`)
+    assert stages_of("seq:mnli") == (Stage(("mnli",), select_on="own"), Stage(("xnli",), init=previous))
+    assert stages_of("seq:mnli@de,fr") == (Stage(("mnli",), langs=("de", "fr"), select_on="own"),
+                                           Stage(("xnli",), init=previous))
     multi = stages_of("multi:mnli+squad")
-    assert multi == (Stage(("mnli", "squad"), sampler={"proportional": {}}), Stage(("xnli",), init=previous))
+    assert multi == (Stage(("mnli", "squad"), sampler={"proportional": {}}, select_on="last"),
+                     Stage(("xnli",), init=previous))
+    on_target = stages_of("seq:mnli", method_options={"seq:mnli": {"intermediate_select_on": "target"}})
+    assert selection(on_target[0], TASKS["xnli"]) == "target"  # MNLI is of XNLI's type: XTREME-R's rule
     assert stages_of("multi:all")[0].tasks == intermediate_tasks() and "mnli" in intermediate_tasks()
     assert "xnli" not in intermediate_tasks() and "tatoeba" not in intermediate_tasks()  # benchmark, not fine-tuned
     assert stages_of("joint:mnli+squad") == (Stage(("mnli", "squad", "xnli"), sampler={"proportional": {}}),)

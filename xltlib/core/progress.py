@@ -36,14 +36,16 @@ class ProgressLog:
             f.write(text.replace("\n", " ") + "\n")
 
     def run_started(self, task: str, method: str, seed: int, stored: bool, trained: bool = False,
-                    warmup: int = 0) -> None:
+                    warmup: int = 0, stages=()) -> None:
         """`stored`: the whole run is read back; `trained`: its model was trained earlier and is only evaluated;
-        `warmup`: the steps of a shared warm-up (run store) its fine-tuning resumes from."""
+        `warmup`: the steps of a shared warm-up (run store) its fine-tuning resumes from; `stages`: the tasks of the
+        leading stages of its schedule read from the run store (trained earlier, by this or another schedule)."""
         self.count += 1
         self._started = time.monotonic()
         if not stored:  # a stored run is read back in a moment: one line, when it is read
             doing = ("evaluating the model trained earlier (run store)" if trained
                      else f"fine-tuning, resumed from the shared warm-up of {warmup} steps (run store)" if warmup
+                     else f"fine-tuning after the shared stage(s) {', then '.join(stages)} (run store)" if stages
                      else "fine-tuning")
             self.write(f"{self._name(task, method, seed)}: {doing}")
 

@@ -12,7 +12,8 @@ from .adapters import (BOTTLENECK_OPTIONS, LORA_OPTIONS, MADX_OPTIONS, Bottlenec
 from .adversarial import AT_OPTIONS, FREE_AT_OPTIONS, check_at, make_at, make_free_at
 from .balls import check_ball_options
 from .noise import RS_RP_OPTIONS, check_rs_rp, make_rs_rp
-from .schedules import SCHEDULE_OPTIONS, check_schedule_options, looks_like_schedule, parse_schedule_name
+from .schedules import (ADAPTER_OPTION, SCHEDULE_OPTIONS, check_schedule_options, looks_like_schedule,
+                        parse_schedule_name)
 from .spec import METHODS, MethodContext, MethodSpec, Perturbation
 from .substitution import RS_DA_OPTIONS, check_rs_da, make_rs_da
 
@@ -50,9 +51,19 @@ METHODS.register("madx", MethodSpec(
 
 def _schedule_method(name: str) -> MethodSpec:
     schedule = parse_schedule_name(name)
-    return MethodSpec(name=name, init=InitFrom.PRETRAINED_ENCODER, options=SCHEDULE_OPTIONS,
-                      check=check_schedule_options, schedule=schedule,
-                      description=f"plain fine-tuning on the schedule its name says ({schedule.kind})")
+    if schedule.adaptation is None:
+        return MethodSpec(name=name, init=InitFrom.PRETRAINED_ENCODER, options=SCHEDULE_OPTIONS,
+                          check=check_schedule_options, schedule=schedule,
+                          description=f"plain fine-tuning on the schedule its name says ({schedule.kind})")
+    adapted = METHODS[schedule.adaptation]  # `lora+seq:mnli`: lora's modifier and options, and the schedule's
+
+    def check(what: str, options: dict) -> None:
+        adapted.check(what, {key: options[key] for key in adapted.options})
+        check_schedule_options(what, options)
+
+    return MethodSpec(name=name, init=adapted.init, modifier=adapted.modifier, schedule=schedule, check=check,
+                      options={**adapted.options, **SCHEDULE_OPTIONS, ADAPTER_OPTION: "continue"},
+                      description=f"{schedule.adaptation} trained through the schedule its name says ({schedule.kind})")
 
 
 METHODS.register_family(looks_like_schedule, _schedule_method)

@@ -2,7 +2,9 @@
 Lauscher et al. 2020's and Zhao et al. 2021's few-shot target-language stage), parsed into stages of
 `xltlib.methods.recipes` before any data or model loads.
 
-    <method>   ::= <schedule> [ "+fs" <k> [ "s" <shot set> ] ]
+    <method>   ::= [ <adaptation> "+" ] <schedule> [ "+fs" <k> [ "s" <shot set> ] ]
+    <adaptation> ::= "lora" | "bottleneck" | "madx"   a parameter-efficient method trained through the stages
+                                                 (`seq:` and few-shot stages only); none: full fine-tuning
     <schedule> ::= "standard"                   the target task alone
                  | "seq:" <task> [ "@" <langs> ]   the intermediate task, then the target (fresh head, encoder carried)
                  | "multi:" <tasks> [ "@" <langs> ] | "multi:all" [ "@" <langs> ]
@@ -16,8 +18,11 @@ Lauscher et al. 2020's and Zhao et al. 2021's few-shot target-language stage), p
                set 3 (`xltlib.tasks.shots`; "s<shot set>" left out: shot set 0), in each evaluation language but the
                source one.
 
-`multi:all` is every intermediate task of the catalogue (tasks in no benchmark group) that is fine-tuned. The
-method's options (`SCHEDULE_OPTIONS`, set in `method_options[<name>]`) give the sampler and the stages' budgets.
+`lora+seq:mnli` trains a LoRA (a task adapter for `bottleneck`, `madx`) on MNLI, then the target stage continues it
+or stacks a new one over it (`intermediate_adapter`: `continue`, `stack`), the encoder frozen throughout; `seq:mnli`
+is the same stages fully fine-tuned. `multi:all` is every intermediate task of the catalogue (tasks in no benchmark
+group) that is fine-tuned. The method's options (`SCHEDULE_OPTIONS`, set in `method_options[<name>]`) give the
+sampler and the stages' budgets.
 """
 from __future__ import annotations
 
@@ -25,7 +30,7 @@ import re
 from dataclasses import dataclass
 
 from ..core.config import TRAIN_FIELDS
-from ..core.errors import ConfigError, UnknownNameError
+from ..core.errors import ConfigError, UnknownNameError, XltError
 from ..tasks.catalogue import TASKS
 from ..tasks.handlers import HANDLERS, handler_for
 from ..tasks.models import InitFrom
@@ -33,6 +38,9 @@ from .recipes import Stage, parse_stage
 from .samplers import resolve_sampler
 
 KINDS = ("seq", "multi", "joint")
+ADAPTATIONS = ("lora", "bottleneck", "madx")  # the parameter-efficient methods a schedule name may start with
+ADAPTER_OPTION, ADAPTER_MODES = "intermediate_adapter", ("continue", "stack")
+INTERMEDIATE_SELECT_ON = ("own", "target", "last")  # the intermediate stage's checkpoint (`recipes.SELECT_ON`)
 SHOT_SELECT_ON = ("target", "last")  # the few-shot stage's checkpoint: the target's English dev, or its last weights
 MIX = "mix"
 _FEW_SHOT = re.compile(r"\+fs(?P<k>\d+)(?:s(?P<shot_set>\d+))?$")
@@ -45,10 +53,18 @@ GRAMMAR = ("seq:<task>[@<langs>], multi:<task>+<task>...[@<langs>], multi:all[@<
 # default proportional, jiant's and this library's stage default. `intermediate_budget` and `shots_budget`: training
 # fields over the run's for the intermediate (or joint) stage and the few-shot stage. `shots_select_on`: the few-shot
 # stage's checkpoint, `target` (the target's English dev: the true few-shot protocol, no target-language dev) or
-# `last`. `shots_split`: the target-language split the shots are drawn from (train or validation; XNLI and PAWS-X have
-# target-language dev sets only). `shots_from`: a folder in Zhao et al.'s layout
+# `last`. `intermediate_select_on`: the `seq:` stage's checkpoint, on its own task's English dev (`own`, the default,
+# as jiant early-stops an intermediate task on its own validation set: the model then depends on the intermediate
+# task alone, so one is trained for every target, `xltlib.run.experiment.stage_prefixes`), the target's (`target`,
+# XTREME-R's SIQA-then-COPA rule: the stage is then the target's own) or its last weights (`last`); a `multi:` stage
+# has no one dev of its own and keeps its last weights under `own`. `shots_split`: the target-language split the
+# shots are drawn from (train or validation; XNLI and PAWS-X have target-language dev sets only).
+# `intermediate_adapter` (`lora+...`, `bottleneck+...`, `madx+...` only): a stage
+# entered with a fresh head `continue`s the previous stage's adapter (LoRA) or `stack`s a new one over it, frozen
+# below (LoRA: merged into the frozen weights). `shots_from`: a folder in Zhao et al.'s layout
 # (`<root>/<task>/<K>-shots/<lang>/<i>-th/sampled.json`) to read the shot sets from instead of drawing them.
-SCHEDULE_OPTIONS = {"sampler": "proportional", "intermediate_budget": {}, "shots_budget": {},
+SCHEDULE_OPTIONS = {"sampler": "proportional", "intermediate_budget": {}, "intermediate_select_on": "own",
+                    "shots_budget": {},
                     "shots_select_on": "target", "shots_split": "validation", "shots_from": None}
 
 
@@ -64,6 +80,7 @@ class ScheduleName:
     langs: tuple[str, ...] = ()
     k: int | None = None
     shot_set: int = 0
+    adaptation: str | None = None  # one of ADAPTATIONS; None: full fine-tuning
 
     def intermediate_tasks(self) -> tuple[str, ...]:
         return intermediate_tasks() if self.tasks == ("all",) else self.tasks
@@ -71,8 +88,12 @@ class ScheduleName:
 
 def looks_like_schedule(name) -> bool:
     """Whether `name` is in the schedule grammar's form (then a bad one is an error saying what is wrong with it)."""
-    return isinstance(name, str) and (name.split(":", 1)[0] in KINDS and ":" in name
-                                      or bool(_FEW_SHOT.search(name)) or name.startswith("standard+"))
+    if not isinstance(name, str):
+        return False
+    head, plus, rest = name.partition("+")
+    adapted = bool(plus) and ":" in rest and rest.split(":", 1)[0] in KINDS  # <adaptation>+seq:...
+    return (name.split(":", 1)[0] in KINDS and ":" in name or adapted or bool(_FEW_SHOT.search(name))
+            or name.startswith("standard+") or head in ADAPTATIONS and bool(plus))
 
 
 def intermediate_tasks() -> tuple[str, ...]:
@@ -85,6 +106,9 @@ def parse_schedule_name(name: str) -> ScheduleName:
     """`name` parsed and its tasks checked (known, of a type a handler reads, fine-tuned), or a ConfigError naming
     what is wrong; no data or model is read."""
     where = f"method {name!r}"
+    head, plus, body = name.partition("+")
+    if plus and (head in ADAPTATIONS or ":" in body and body.split(":", 1)[0] in KINDS and ":" not in head):
+        return _adapted(name, head, body, where)
     rest, k, shot_set = name, None, 0
     few_shot = _FEW_SHOT.search(name)
     if few_shot:
@@ -125,6 +149,27 @@ def parse_schedule_name(name: str) -> ScheduleName:
     return ScheduleName(name, kind, tasks, langs, k, shot_set)
 
 
+def _adapted(name: str, adaptation: str, schedule: str, where: str) -> ScheduleName:
+    """`<adaptation>+<schedule>`: the schedule parsed, then checked to train one task a stage."""
+    if adaptation not in ADAPTATIONS:
+        raise UnknownNameError(f"{where}: unknown adaptation {adaptation!r} before the schedule; adaptations: "
+                               f"{', '.join(ADAPTATIONS)} (full fine-tuning is the schedule alone: {schedule})")
+    try:
+        parsed = parse_schedule_name(schedule)
+    except XltError as error:  # the error names the whole method
+        raise type(error)(str(error).replace(f"method {schedule!r}", where, 1)) from None
+    if parsed.adaptation is not None:
+        raise ConfigError(f"{where}: one adaptation per method, got {adaptation!r} and {parsed.adaptation!r}")
+    if parsed.kind in ("multi", "joint"):
+        raise ConfigError(f"{where}: {adaptation} trains its adapter one task a stage (seq:<task>, +fs<k>); a "
+                          f"{parsed.kind}: stage shares one encoder among several heads, which is not built for "
+                          "adapters")
+    if parsed.kind == "standard" and parsed.k is None:
+        raise ConfigError(f"{where}: {adaptation}+standard is the method {adaptation!r}; a schedule name after "
+                          f"'{adaptation}+' says an intermediate stage (seq:<task>) or a few-shot stage (+fs<k>)")
+    return ScheduleName(name, parsed.kind, parsed.tasks, parsed.langs, parsed.k, parsed.shot_set, adaptation)
+
+
 def check_intermediate(task: str, where: str) -> None:
     if task not in TASKS:
         raise UnknownNameError(f"{where}: unknown task {task!r}; known tasks: {', '.join(TASKS.names())}")
@@ -147,6 +192,12 @@ def check_schedule_options(what: str, options: dict) -> None:
         if bad:
             raise ConfigError(f"{what}: option {key!r}: unknown training field {bad[0]!r}; allowed: "
                               f"{', '.join(sorted(TRAIN_FIELDS))}")
+    if options["intermediate_select_on"] not in INTERMEDIATE_SELECT_ON:
+        raise ConfigError(f"{what}: option 'intermediate_select_on' must be one of "
+                          f"{', '.join(INTERMEDIATE_SELECT_ON)}, got {options['intermediate_select_on']!r}")
+    if ADAPTER_OPTION in options and options[ADAPTER_OPTION] not in ADAPTER_MODES:
+        raise ConfigError(f"{what}: option {ADAPTER_OPTION!r} must be one of {', '.join(ADAPTER_MODES)}, got "
+                          f"{options[ADAPTER_OPTION]!r}")
     if options["shots_select_on"] not in SHOT_SELECT_ON:
         raise ConfigError(f"{what}: option 'shots_select_on' must be one of {', '.join(SHOT_SELECT_ON)}, got "
                           f"{options['shots_select_on']!r}")
@@ -180,7 +231,9 @@ def schedule_stages(schedule: ScheduleName, target: str, options: dict, *, mix_l
     budget, sampler = options["intermediate_budget"], options["sampler"]
     raw = []
     if schedule.kind in ("seq", "multi"):
+        select_on = options["intermediate_select_on"]
         raw.append({"tasks": list(tasks), "langs": list(langs), "budget": budget,
+                    "select_on": "last" if select_on == "own" and len(tasks) > 1 else select_on,
                     **({"sampler": sampler} if len(tasks) > 1 else {})})
         raw.append({"tasks": [target], "init": InitFrom.PREVIOUS_ENCODER.value})
     elif schedule.kind == "joint":

@@ -19,7 +19,11 @@ from ..core.errors import ConfigError, DataError
 from ..methods.adapters import (LANGUAGE_ADAPTER_OPTIONS, ModifierContext, add_adapter, language_adapter_config,
                                 save_adapter, train_only)
 from ..methods.adapters.modifiers import adapter_names
+from ..methods.schedules import ADAPTER_OPTION
+from ..tasks.catalogue import TASKS
+from ..tasks.models import InitFrom, load_model
 from .loop import process_state, train
+from .stages import start_model
 from .store import run_lock
 
 LANGUAGE_ADAPTER_VERSION = 1
@@ -134,11 +138,36 @@ def modifier_context(task_plan, method: str, data, seed: int, store: Path, model
         stages=len(stages), multi_task=any(stage.multi_task for stage in stages))
 
 
-def restore(method_spec, model, options: dict, context: ModifierContext, model_dir: Path):
+def stacks(options: dict) -> bool:
+    """Whether a modified schedule stacks a new adapter at each stage entered with a fresh head."""
+    return options.get(ADAPTER_OPTION) == "stack"
+
+
+def stage_entry(method_spec, options: dict, context: ModifierContext, inputs) -> Callable:
+    """(stage, index, previous model) -> the model a later stage of a modified method trains
+    (`xltlib.run.stages.StageInputs.enter_stage`): a stage entered with a fresh head gets the pretrained encoder
+    under the modifier, the previous stage's adapter continued or a new one stacked over it (`intermediate_adapter`,
+    `ModelModifier.enter_stage`); a stage that starts from the previous whole model (a few-shot stage) keeps it as
+    it is; one that starts from the pretrained encoder gets the modifier afresh."""
+    def enter(stage, index: int, previous):
+        if stage.init is not InitFrom.PREVIOUS_ENCODER:
+            model = start_model(stage, index, previous, inputs)
+            return model if stage.init is InitFrom.PREVIOUS else method_spec.modifier.apply(model, options, context)
+        fresh = load_model(inputs.model_path, TASKS[stage.tasks[0]], InitFrom.PRETRAINED_ENCODER, inputs.seed,
+                           inputs.pooling)
+        return method_spec.modifier.enter_stage(previous, fresh, options, context, stack=stacks(options))
+    return enter
+
+
+def restore(method_spec, model, options: dict, context: ModifierContext, model_dir: Path, stages=()):
     """A kept model of a modified method: the modifier re-applied to the loaded model (whose adapter weights
-    from_pretrained could not place), then every saved weight loaded back."""
+    from_pretrained could not place), with the task adapters its `stages` stacked, then every saved weight loaded
+    back."""
     from safetensors.torch import load_file
 
+    if stacks(options):
+        stacked = sum(stage.init is InitFrom.PREVIOUS_ENCODER for stage in stages)
+        context = dataclasses.replace(context, stacked=stacked)
     model = method_spec.modifier.apply(model, options, context)
     model.load_state_dict(load_file(str(Path(model_dir) / "model.safetensors")), strict=True)
     return model

@@ -8,9 +8,11 @@ determines its result and kept in the run store (`xltlib.run.store`: `outputs/st
 notebook): a finished run is read back, a killed one resumes from its last checkpoint, so a notebook can be rerun,
 or another notebook ask for the same run, at no cost. The plain warm-up of robust methods (`start_step`) is shared
 through the store too (`warmup_prefixes`): trained once per (task, seed, training settings), by whichever of
-`standard` and the robust methods comes first. `store.json` in the run directory lists its hits and misses. The
-embedded world, when a run uses it, is passed in (`xltlib.app.notebook.setup` builds it): this layer sits below
-the world's generator. With `save_model`, each fine-tuned run's selected model is kept (in the store, linked
+`standard` and the robust methods comes first; so are a schedule's leading stages (`stage_prefixes`): `seq:mnli`'s
+MNLI model is trained once for every target task, few-shot set and notebook whose schedule starts with it, and
+`seq:mnli+fs16s3` starts from `seq:mnli`'s whole trained model. `store.json` in the run directory lists its hits
+and misses. The embedded world, when a run uses it, is passed in (`xltlib.app.notebook.setup` builds it): this
+layer sits below the world's generator. With `save_model`, each fine-tuned run's selected model is kept (in the store, linked
 into `<run dir>/models/`); with `report_to`, training runs log to `<run dir>/tensorboard/`.
 """
 from __future__ import annotations
@@ -33,7 +35,7 @@ from ..core.errors import ConfigError
 from ..core.progress import ProgressLog
 from ..core.quiet import quiet_libraries
 from ..methods.recipes import Stage, schedule_record
-from ..methods.schedules import MIX, schedule_stages
+from ..methods.schedules import ADAPTER_OPTION, MIX, schedule_stages
 from ..methods.spec import METHODS, WARMUP_OPTION, MethodContext
 from ..robustness.smoothing import evaluate_robustness
 from ..tasks.catalogue import TASKS
@@ -41,13 +43,13 @@ from ..tasks.files import task_langs
 from ..tasks.handlers import TaskData, handler_for
 from ..tasks.models import InitFrom, load_model, load_tokenizer, resolve_model_path
 from ..tasks.shots import draw_shots, read_zhao_shots
-from .adapters import evaluate_by_group, modifier_context
+from .adapters import evaluate_by_group, modifier_context, stage_entry
 from .adapters import restore as restore_modified
 from .loop import WarmupPrefix, process_state, tracking
 from .plan import TaskPlan, plan
-from .stages import StageInputs, run_schedule, selection, start_model
+from .stages import StageInputs, StagePrefix, run_schedule, selection, start_model
 from .store import (STORE_VERSION, copy_predictions, finished_records, run_lock, save_finished_run, save_trained_run,
-                    store_root, trained_record, warmup_dir)
+                    stage_dir, store_root, trained_record, warmup_dir)
 
 COLUMNS = ["task", "lang", "method", "seed", "split", "metric", "value"]
 
@@ -86,6 +88,17 @@ def load_stage_data(cfg: RunConfig, task: str, split: str, langs: tuple[str, ...
     if with_dev:
         data.dev = handler.load_split(spec, "validation", spec.src_lang, files, cfg.max_eval_samples)
     return data
+
+
+def check_own_dev(cfg: RunConfig, task: str, method: str, world) -> None:
+    """A stage selected on its own task's English dev needs that dev: refused, saying how, when the embedded world's
+    run names no such file (a task the world does not generate, given by its training files alone)."""
+    path = task_data_files(cfg, task, world).get("validation", {}).get(TASKS[task].src_lang) if world else None
+    if path is not None and not Path(path).is_file():
+        raise ConfigError(f"method {method!r}: the {task} stage selects its checkpoint on {task}'s English dev "
+                          f"(intermediate_select_on: own), and {task} has no validation file ({path}); give it by "
+                          f"data_files: {{{task}: {{validation: {{en: <path>}}}}}}, or set intermediate_select_on: "
+                          "last in method_options")
 
 
 def load_shot_data(cfg: RunConfig, stage: Stage, data: TaskData, world=None, method: str = "") -> TaskData:
@@ -213,6 +226,61 @@ def warmup_prefixes(store: Path, task_plan: TaskPlan, method: str, seed: int, mo
                  for step in sorted(steps) if 0 < step <= plain_steps(task_plan, method))
 
 
+def shares_stages(task_plan: TaskPlan, method: str) -> bool:
+    """Whether `method`'s schedule may share its leading stages with other runs: a schedule of several stages, on one
+    process (each process would save its own share), trained plainly (a method with training hooks perturbs
+    every stage that `perturb` leaves on) and on the rows as loaded (not a control's `view`)."""
+    return (task_plan.handler.fine_tuned and schedule_record(task_plan.stages) is not None
+            and len(task_plan.stages) > 1 and METHODS[method].view is None
+            and not METHODS[method].perturbs_training and process_state().num_processes == 1)
+
+
+def stage_prefixes(store: Path, task_plan: TaskPlan, method: str, seed: int, model_path: str,
+                   world) -> tuple[StagePrefix, ...]:
+    """The shared stages `method`'s schedule starts from or saves: the model after its first K stages, for every K
+    up to the whole schedule (so `X+fs16` starts from X's trained model), but a last few-shot stage (no schedule
+    extends it). Keyed by what alone determines those K stages: their records (tasks, split, languages, budget,
+    init, sampler, selection, shots), the run's training fields, seed, model, world, the method's init and
+    model modifier (`modifier_key`), and the stage tasks' data files; not the method's name, nor the target task,
+    unless a stage trains the target or selects its checkpoint on the target's English dev (`selection`: a stage
+    of the target's type left at `select_on: target`): then the target and its training files are in the key, and
+    the stage is shared only by runs of that target. Schedule methods select an intermediate stage on its own task's
+    dev (`intermediate_select_on`), so `seq:mnli`'s MNLI model is the same for XNLI and PAWS-X."""
+    if not shares_stages(task_plan, method):
+        return ()
+    cfg, target, stages = task_plan.cfg, task_plan.spec, task_plan.stages
+    files = cfg.data_files.get(target.name) or {}
+    base = {"store_version": STORE_VERSION, "train": train_key(cfg), "seed": seed, "model": model_path,
+            "world": world.directory.name if world else None, "init": METHODS[method].init.value,
+            "modifier": modifier_key(task_plan, method)}
+    last = len(stages) - 1 if stages[-1].shots else len(stages)
+    prefixes = []
+    for length in range(1, last + 1):
+        leading = stages[:length]
+        tasks = sorted({t for stage in leading for t in stage.tasks})
+        blob = {**base, "stages": [stage.record() for stage in leading],
+                "stage_data": {t: cfg.data_files.get(t) for t in tasks if t != target.name}}
+        if base["modifier"] and any(stage.init is InitFrom.PREVIOUS_ENCODER for stage in leading):
+            blob["intermediate_adapter"] = task_plan.method_options[method].get(ADAPTER_OPTION)
+        if target.name in tasks or any(selection(stage, target) == "target" for stage in leading):
+            blob["target"] = target.name
+            blob["target_data"] = {split: files[split] for split in TRAINING_SPLITS if split in files} or None
+        if any(stage.shots for stage in leading):  # the shots leave out the rows the run evaluates
+            blob["held_out"] = files.get("test")
+        name = f"{'+'.join(leading[-1].tasks)}-seed{seed}-stages{length}-{_hash(blob)}"
+        prefixes.append(StagePrefix(length, stage_dir(store, name)))
+    return tuple(prefixes)
+
+
+def modifier_key(task_plan: TaskPlan, method: str) -> dict | None:
+    """What a parameter-efficient method changes in the model, for a shared stage's key: its modifier and resolved
+    options; None for full fine-tuning."""
+    modifier = METHODS[method].modifier
+    if modifier is None:
+        return None
+    return {"modifier": type(modifier).__name__, "options": modifier.key_options(task_plan.method_options[method])}
+
+
 def run_key(cfg: RunConfig, task_plan: TaskPlan, method: str, seed: int, model_path: str, world) -> str:
     """What determines one run's records, hashed: its training (`training_key`), the test data, the evaluation
     languages and settings and the robustness suite."""
@@ -287,13 +355,15 @@ def _link_or_copy(source: str, destination: str) -> None:
 
 def fine_tune_and_evaluate(task_plan: TaskPlan, data: TaskData, stage_data: dict, method: str, seed: int,
                            model_path: str, tokenizer, stored: StoredRun, world=None,
-                           prefixes: tuple[WarmupPrefix, ...] = ()) -> list[dict]:
+                           prefixes: tuple[WarmupPrefix, ...] = (),
+                           shared_stages: tuple[StagePrefix, ...] = ()) -> list[dict]:
     """One run: train the schedule with `method` and `seed` (selected on English dev), or load its kept model if
     another evaluation trained it already; evaluate every language, then the robustness suite, and write
     predictions. Records are saved in the evaluation folder and returned; the trained model (`saved_model_dir`;
     tasks that are not fine-tuned have none) in the training folder when the run keeps models. Under several
     processes all of them train; the main process alone evaluates and writes, and returns the records (the others
-    return None). `prefixes`: the shared warm-ups its training starts from or saves (`warmup_prefixes`)."""
+    return None). `prefixes`: the shared warm-ups its training starts from or saves (`warmup_prefixes`);
+    `shared_stages`: the shared leading stages of its schedule (`stage_prefixes`)."""
     if is_finished(stored, task_plan):
         return finished_records(stored.eval_dir)
     cfg, spec, handler = task_plan.cfg, data.spec, task_plan.handler
@@ -318,15 +388,18 @@ def fine_tune_and_evaluate(task_plan: TaskPlan, data: TaskData, stage_data: dict
         modified = modifier_context(task_plan, method, data, seed, stored.train_dir.parent, model_path, tokenizer,
                                     world)
         model = method_spec.modifier.apply(model, options, modified)
+        inputs.enter_stage = stage_entry(method_spec, options, modified, inputs)
     trained = None
     if handler.fine_tuned:
         if stored.keep_model and stored.has_trained_model():
             model = load_model(str(saved_model_dir(stored.train_dir)), spec, InitFrom.PRETRAINED_ENCODER, seed)
             if modified is not None:
-                model = restore_modified(method_spec, model, options, modified, saved_model_dir(stored.train_dir))
+                model = restore_modified(method_spec, model, options, modified, saved_model_dir(stored.train_dir),
+                                         task_plan.stages)
             trained = trained_record(stored.train_dir)
         else:
-            model, result = run_schedule(task_plan.stages, inputs, cfg, stored.train_dir, first_model=model)
+            model, result = run_schedule(task_plan.stages, inputs, cfg, stored.train_dir, first_model=model,
+                                         prefixes=shared_stages)
             if process_state().is_main_process:
                 if stored.keep_model:
                     save_model(model, tokenizer, saved_model_dir(stored.train_dir))
@@ -366,7 +439,7 @@ def run_experiment(cfg: RunConfig, run_dir: str | Path, world=None) -> pd.DataFr
     run_dir = Path(run_dir)
     model_path = resolve_model_path(cfg.model_name_or_path, world)
     tokenizer = load_tokenizer(model_path)
-    store, hits, misses, trained_hits, warmup_hits = store_root(run_dir), [], [], [], []
+    store, hits, misses, trained_hits, warmup_hits, stage_hits = store_root(run_dir), [], [], [], [], []
     processes = process_state()  # one, or the processes of `torchrun` / `accelerate launch`; the main one writes
     main = processes.is_main_process
     progress = ProgressLog(run_dir, total=len(plans) * len(cfg.methods) * len(cfg.seeds))
@@ -389,6 +462,8 @@ def run_experiment(cfg: RunConfig, run_dir: str | Path, world=None) -> pd.DataFr
                         with_dev = own_dev and name == stage.tasks[0]
                         key = (name, stage.split, stage.langs, stage_cfg.max_train_samples,
                                stage_cfg.max_eval_samples, with_dev, json.dumps(stage.shots, sort_keys=True))
+                        if with_dev:
+                            check_own_dev(task_cfg, name, method, world)
                         if key not in loaded:
                             loaded[key] = (load_shot_data(stage_cfg, stage, data, world, method) if stage.shots else
                                            load_stage_data(stage_cfg, name, stage.split, stage.langs, world,
@@ -409,19 +484,25 @@ def run_experiment(cfg: RunConfig, run_dir: str | Path, world=None) -> pd.DataFr
                     if trained:
                         trained_hits.append(label)
                     prefixes = warmup_prefixes(store, task_plan, method, seed, model_path, world, cfg.methods)
+                    shared_stages = stage_prefixes(store, task_plan, method, seed, model_path, world)
                     if main:
-                        warmup = 0 if finished or trained else max((p.step for p in prefixes if p.exists()), default=0)
-                        progress.run_started(task, method, seed, finished, trained, warmup)
+                        fresh = not (finished or trained)
+                        warmup = max((p.step for p in prefixes if p.exists()), default=0) if fresh else 0
+                        ready = max((p.stages for p in shared_stages if p.exists()), default=0) if fresh else 0
+                        progress.run_started(task, method, seed, finished, trained, warmup,
+                                             stages=['+'.join(s.tasks) for s in task_plan.stages[:ready]])
                     run_records = fine_tune_and_evaluate(task_plan, data, stage_data, method, seed, model_path,
-                                                         tokenizer, stored, world, prefixes)
+                                                         tokenizer, stored, world, prefixes, shared_stages)
                     processes.wait_for_everyone()  # the main process has written the run
                     if not main:
                         continue
                     progress.run_finished(task, method, seed, run_records, finished)
                     records += run_records
-                    shared = (trained_record(stored.train_dir) or {}).get("warmup_from_step", 0)
-                    if not (finished or trained) and shared:
-                        warmup_hits.append({"run": label, "steps": shared})
+                    record = trained_record(stored.train_dir) or {}
+                    if not (finished or trained) and record.get("warmup_from_step", 0):
+                        warmup_hits.append({"run": label, "steps": record["warmup_from_step"]})
+                    if not (finished or trained) and record.get("stages_from_store", 0):
+                        stage_hits.append({"run": label, "stages": record["stages_from_store"]})
                 if cfg.export_predictions:
                     copy_predictions(stored.eval_dir, run_dir / "predictions" / method / f"seed{seed}")
                 if task_cfg.save_model and saved_model_dir(stored.train_dir).is_dir():
@@ -431,7 +512,9 @@ def run_experiment(cfg: RunConfig, run_dir: str | Path, world=None) -> pd.DataFr
     if not main:
         return None
     # hits: read back whole; trained_hits: of the misses, those that reused a kept model and only evaluated;
-    # warmup_hits: of the misses, those trained from a shared warm-up, and its steps
+    # warmup_hits: of the misses, those trained from a shared warm-up, and its steps; stage_hits: of the misses,
+    # those whose leading stages were read from the store, and how many
     atomic_write_json(run_dir / "store.json", {"store": str(store), "hits": hits, "misses": misses,
-                                               "trained_hits": trained_hits, "warmup_hits": warmup_hits})
+                                               "trained_hits": trained_hits, "warmup_hits": warmup_hits,
+                                               "stage_hits": stage_hits})
     return pd.DataFrame(records)[COLUMNS]

@@ -53,6 +53,7 @@ class TrainResult:
     history: list[dict] = field(default_factory=list)  # {"step", "epoch", "loss", "dev_score"}
     resumed_from_step: int = 0  # the run's own checkpoint it resumed from
     warmup_from_step: int = 0  # the shared warm-up (`WarmupPrefix`) it started from
+    stages_from_store: int = 0  # a schedule's leading stages read from the run store (`xltlib.run.stages.StagePrefix`)
 
 
 def step_seed(seed: int, epoch: int, batch_index: int) -> int:

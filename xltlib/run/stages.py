@@ -1,16 +1,20 @@
 """Running a schedule of stages (`xltlib.methods.recipes`): each stage's model starts as its `init` says, trains
 in the one training loop on its task(s), and is selected on the English dev its `select_on` names; the last stage's
-model is the one evaluated. A multi-task stage trains one head per task on a shared encoder, its batches' tasks
-drawn by its sampler. A config describes a run as one process trains it; under several processes (`torchrun`,
-`accelerate launch`) each trains its share of every batch (`per_process_config`), so the run, and its key in the
-run store, are the same.
+model is the one evaluated. The model after a schedule's leading stages is kept in the run store (`StagePrefix`), so a
+later run whose schedule starts with the same stages starts after them. A multi-task stage trains one head per task
+on a shared encoder, its batches' tasks drawn by its sampler. A config describes a run as one process trains it;
+under several processes (`torchrun`, `accelerate launch`) each trains its share of every batch
+(`per_process_config`), so the run, and its key in the run store, are the same.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from ..core.errors import ConfigError
 from ..methods.recipes import Stage
@@ -18,8 +22,12 @@ from ..methods.samplers import probabilities
 from ..tasks.catalogue import TASKS
 from ..tasks.handlers import TaskData, handler_for
 from ..tasks.models import InitFrom, fresh_head_model, load_model
+from ..core.atomic import atomic_write_json
 from .loop import TrainResult, WarmupPrefix, process_state, train
 from .multitask import MultiTaskModel, TaskBatchSampler, multitask_collate, tagged
+from .store import run_lock
+
+STAGE_WEIGHTS, STAGE_RECORD = "model.pt", "stage.json"
 
 
 @dataclass
@@ -38,6 +46,44 @@ class StageInputs:
     pooling: str = "cls"  # what sentence-level heads read (TrainArgs.classifier_pooling)
     # the shared plain warm-ups the first stage starts from or saves (`xltlib.run.experiment.warmup_prefixes`)
     warmup_prefixes: tuple[WarmupPrefix, ...] = ()
+    # (stage, index, previous model) -> the model a later stage trains, for a modified method (adapters continued or
+    # stacked, `xltlib.run.adapters.stage_entry`); None: `start_model`'s
+    enter_stage: Callable | None = None
+
+
+@dataclass(frozen=True)
+class StagePrefix:
+    """The model after a schedule's first `stages` stages (every weight: a fresh head for the next stage reads its
+    encoder, a few-shot stage the whole model) and the last of those stages' TrainResult, in `directory` (a folder
+    of the run store, present only when whole). Runs whose schedules start with the same stages, trained on the same
+    data and selected on the same dev, share it (`xltlib.run.experiment.stage_prefixes` says which): the first one
+    saves it, the others load it instead of training those stages."""
+
+    stages: int
+    directory: Path
+
+    def exists(self) -> bool:
+        return (self.directory / STAGE_RECORD).is_file()
+
+    def load(self, model) -> TrainResult:
+        import torch
+
+        model.load_state_dict(torch.load(self.directory / STAGE_WEIGHTS, map_location="cpu"), strict=True)
+        return TrainResult(**json.loads((self.directory / STAGE_RECORD).read_text()))
+
+    def save(self, model, result: TrainResult) -> None:
+        """Written beside and renamed (the caller holds the prefix's lock): whole or absent."""
+        import shutil
+
+        import torch
+
+        tmp = self.directory.with_name(self.directory.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp / STAGE_WEIGHTS)
+        atomic_write_json(tmp / STAGE_RECORD, dataclasses.asdict(dataclasses.replace(result, stages_from_store=0)))
+        shutil.rmtree(self.directory, ignore_errors=True)
+        tmp.rename(self.directory)
 
 
 def stage_config(cfg, stage: Stage):
@@ -155,11 +201,37 @@ def train_stage(stage: Stage, index: int, model, inputs: StageInputs, cfg, work_
                  batch_sampler=lambda g: TaskBatchSampler(sizes, probs, cfg.per_device_train_batch_size, g))
 
 
-def run_schedule(stages: tuple[Stage, ...], inputs: StageInputs, cfg, work_dir: Path, first_model=None):
+def enter(stages: tuple[Stage, ...], index: int, previous, inputs: StageInputs, first_model=None):
+    """The model stage `index` trains: `first_model` (already loaded), or `enter_stage`'s or `start_model`'s."""
+    if index == 0 and first_model is not None:
+        return first_model
+    if index > 0 and inputs.enter_stage is not None:
+        return inputs.enter_stage(stages[index], index, previous)
+    return start_model(stages[index], index, previous, inputs)
+
+
+def run_schedule(stages: tuple[Stage, ...], inputs: StageInputs, cfg, work_dir: Path, first_model=None,
+                 prefixes: tuple[StagePrefix, ...] = ()):
     """Train every stage in order; returns (the target task's model after the last stage, the last stage's
-    TrainResult). `first_model`, if given, is the first stage's model, already loaded."""
-    model, result = None, None
-    for index, stage in enumerate(stages):
-        model = first_model if index == 0 and first_model is not None else start_model(stage, index, model, inputs)
-        result = train_stage(stage, index, model, inputs, cfg, work_dir)
-    return _head(model, inputs.target.spec.name), result
+    TrainResult, its `stages_from_store` the leading stages loaded from `prefixes`). `first_model`, if given, is the
+    first stage's model, already loaded. `prefixes`: the shared stages this schedule starts from or saves; the
+    furthest stored one is loaded, and each later one is trained under its lock (a run beside this one that trains
+    it meanwhile is waited for, then loaded) and saved."""
+    by_length = {p.stages: p for p in prefixes}
+    stored = max((p for p in prefixes if p.exists()), key=lambda p: p.stages, default=None)
+    model, result, start, from_store = None, None, 0, 0
+    if stored is not None:  # rebuild the model's shape up to the stored stages (no training), then load them
+        for index in range(stored.stages):
+            model = enter(stages, index, model, inputs, first_model)
+        result, start, from_store = stored.load(model), stored.stages, stored.stages
+    for index in range(start, len(stages)):
+        model = enter(stages, index, model, inputs, first_model)
+        prefix = by_length.get(index + 1)
+        with run_lock(prefix.directory) if prefix is not None else contextlib.nullcontext():
+            if prefix is not None and prefix.exists():
+                result, from_store = prefix.load(model), index + 1
+                continue
+            result = train_stage(stages[index], index, model, inputs, cfg, work_dir)
+            if prefix is not None and process_state().is_main_process:
+                prefix.save(model, result)
+    return _head(model, inputs.target.spec.name), dataclasses.replace(result, stages_from_store=from_store)

@@ -12,7 +12,10 @@ instead of training the same run twice.
 
 Beside the trainings, `warmup/` holds shared warm-ups (`xltlib.run.loop.WarmupPrefix`): the resumable state after
 a robust method's plain steps, keyed without the method (`xltlib.run.experiment.warmup_prefixes`), so the plain
-steps that `standard` and every robust method of a (task, seed) begin with are trained once.
+steps that `standard` and every robust method of a (task, seed) begin with are trained once. `stages/` holds shared
+stages (`xltlib.run.stages.StagePrefix`): the model after a schedule's leading stages (`seq:mnli`'s MNLI stage),
+keyed by what determines it alone (`xltlib.run.experiment.stage_prefixes`), so an intermediate model is trained once
+for every target, few-shot set and notebook whose schedule starts with it.
 
 Runs under `outputs/` share `outputs/store/`; a run directory elsewhere (tests, smoke runs) keeps its own
 `<run dir>/work/`; `XLT_RUN_STORE` names another store. Bump `STORE_VERSION` when a library change alters what a
@@ -36,6 +39,11 @@ STORE_VERSION = 2  # 2: training and evaluation folders apart
 def warmup_dir(store: Path, name: str) -> Path:
     """Where the store keeps the shared warm-up `name` (`<task>-seed<N>-step<S>-<key>`)."""
     return Path(store) / "warmup" / name
+
+
+def stage_dir(store: Path, name: str) -> Path:
+    """Where the store keeps the shared stage state `name` (`<stage tasks>-seed<N>-stages<K>-<key>`)."""
+    return Path(store) / "stages" / name
 
 
 def store_root(run_dir: Path) -> Path:
@@ -77,7 +85,8 @@ def save_trained_run(train_dir: Path, result) -> None:
     atomic_write_json(Path(train_dir) / "train.json",
                       {"global_step": result.global_step, "best_step": result.best_step,
                        "best_dev_score": result.best_dev_score, "history": result.history,
-                       "resumed_from_step": result.resumed_from_step, "warmup_from_step": result.warmup_from_step})
+                       "resumed_from_step": result.resumed_from_step, "warmup_from_step": result.warmup_from_step,
+                       "stages_from_store": result.stages_from_store})
     for checkpoint in Path(train_dir).glob("checkpoint*"):
         shutil.rmtree(checkpoint, ignore_errors=True)
 

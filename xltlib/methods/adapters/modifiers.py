@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
 from ...core.errors import ConfigError
 from ...core.options import check_bool, check_choice, check_number
-from .bottleneck import (PLACEMENTS, STACK_ATTRIBUTE, AdapterConfig, add_adapter, check_reduction_factor,
-                         load_adapter, swap_adapter)
+from .bottleneck import (PLACEMENTS, STACK_ATTRIBUTE, AdapterConfig, adapter_stack, add_adapter,
+                         check_reduction_factor, load_adapter, swap_adapter)
 from .lora import apply_lora, lora_parameter_names
 
 
@@ -29,6 +30,8 @@ class ModifierContext:
     mixes_languages: bool = False  # the evaluation puts two languages in one example (the generalized setting)
     stages: int = 1
     multi_task: bool = False
+    # task adapters frozen below the trained one, one per intermediate stage stacked over (`enter_stage`, stack=True)
+    stacked: int = 0
 
 
 def head_parameter_names(model) -> list[str]:
@@ -55,17 +58,84 @@ class ModelModifier(abc.ABC):
     def evaluation_groups(self, model, langs, options: dict, context: ModifierContext) -> Iterator[tuple]:
         yield tuple(langs), contextlib.nullcontext()
 
+    defaults: dict = {}  # the modifier's own options (a schedule method adds its own beside them)
+
+    def own(self, options: dict) -> dict:
+        """The modifier's options among a method's (`lora+seq:mnli` also has the schedule's)."""
+        return {key: options[key] for key in self.defaults}
+
+    def key_options(self, options: dict) -> dict:
+        """The options that change what the modifier trains (a shared stage's key)."""
+        return self.own(options)
+
     def check_schedule(self, what: str, context: ModifierContext) -> None:
-        if context.stages > 1 or context.multi_task:
-            raise ConfigError(f"{what} trains one stage of one task; adapter-based intermediate-task training "
-                              "(several stages) is not built yet (issue 13, item 3): remove this task's `stages`")
+        if context.multi_task:
+            raise ConfigError(f"{what} trains its adapter one task a stage (seq: schedules); a multi-task or joint "
+                              "stage shares one encoder among several heads, which is not built for adapters: use "
+                              "seq:<task>, or full fine-tuning (multi:..., joint:...)")
+
+    def enter_stage(self, previous, fresh, options: dict, context: ModifierContext, stack: bool):
+        """`fresh` (the next stage's task model: the pretrained encoder, a new seeded head) modified as the previous
+        stage left `previous`: its adapters carried over, the top one trained on (`stack` False: continue), or all
+        of them frozen below a new task adapter (`stack` True). Returns the model the next stage trains."""
+        below = _task_adapters(previous)
+        model = self.apply(fresh, options, dataclasses.replace(context, stacked=len(below) - 1 + stack))
+        target = adapter_stack(model).adapters
+        for position, name in enumerate(below):  # the previous stage's task adapters, bottom first
+            target[_task_adapter_name(position, len(below) - 1 + stack)].load_state_dict(
+                adapter_stack(previous).adapters[name].state_dict())
+        return model
+
+
+def _task_adapter_name(position: int, stacked: int) -> str:
+    """The task adapter at `position` of a stack with `stacked` frozen ones below the trained `task`."""
+    return "task" if position == stacked else f"task{position}"
+
+
+def _task_adapters(model) -> list[str]:
+    """`model`'s task adapters, bottom first (frozen `task0`, `task1`, ..., then the trained `task`)."""
+    return [name for name in adapter_stack(model).order if name.startswith("task")]
+
+
+def _add_task_adapters(model, config: AdapterConfig, context: ModifierContext) -> set[str]:
+    """`context.stacked` frozen task adapters, then the trained `task` at the top; the names of `task`'s weights."""
+    for position in range(context.stacked):
+        add_adapter(model, _task_adapter_name(position, context.stacked), config, seed=context.seed)
+    add_adapter(model, "task", config, seed=context.seed)
+    return adapter_names(model, "task")
 
 
 class Lora(ModelModifier):
+    @property
+    def defaults(self):
+        return LORA_OPTIONS
+
     def apply(self, model, options, context):
         self.check_schedule("method 'lora'", context)
-        apply_lora(model, seed=context.seed, **options)
+        apply_lora(model, seed=context.seed, **self.own(options))
         train_only(model, set(lora_parameter_names(model)) | set(head_parameter_names(model)))
+        return model
+
+    def enter_stage(self, previous, fresh, options, context, stack):
+        """Continue: the previous stage's LoRA weights carried into the same LoRA layers. Stack: LoRA sums rather
+        than stacks, so the previous update is merged into the frozen weights (W + BA) and a new LoRA trained on
+        top."""
+        encoder = {}
+        for name, value in previous.base_model.state_dict().items():
+            if ".lora_" not in name:
+                encoder[name.replace(".base_layer.", ".")] = value
+        if stack:
+            for name, module in previous.base_model.named_modules():
+                if hasattr(module, "get_delta_weight") and hasattr(module, "base_layer"):
+                    encoder[f"{name}.weight"] = encoder[f"{name}.weight"] + module.get_delta_weight("default")
+        fresh.base_model.load_state_dict(encoder, strict=True)
+        model = self.apply(fresh, options, context)
+        if not stack:
+            trained = {k: v for k, v in previous.base_model.state_dict().items() if ".lora_" in k}
+            missing = set(trained) - set(model.base_model.state_dict())
+            if missing:
+                raise ValueError(f"LoRA layers of the previous stage missing in the next: {sorted(missing)[:3]}")
+            model.base_model.load_state_dict(trained, strict=False)
         return model
 
 
@@ -83,11 +153,15 @@ def check_lora(what: str, options: dict) -> None:
 
 
 class Bottleneck(ModelModifier):
+    @property
+    def defaults(self):
+        return BOTTLENECK_OPTIONS
+
     def apply(self, model, options, context):
         self.check_schedule("method 'bottleneck'", context)
         check_reduction_factor(model, options["reduction_factor"], "method 'bottleneck': reduction_factor")
-        add_adapter(model, "task", AdapterConfig(**options), seed=context.seed)
-        train_only(model, adapter_names(model, "task") | set(head_parameter_names(model)))
+        trained = _add_task_adapters(model, AdapterConfig(**self.own(options)), context)
+        train_only(model, trained | set(head_parameter_names(model)))
         return model
 
 
@@ -109,6 +183,10 @@ class MadX(ModelModifier):
     """MAD-X: the source language's adapter (frozen, trained with MLM beforehand) below a new task adapter; at test
     time each language runs under its own language adapter, the task adapter unchanged."""
 
+    @property
+    def defaults(self):
+        return MADX_OPTIONS
+
     def apply(self, model, options, context):
         self.check_schedule("method 'madx'", context)
         check_reduction_factor(model, options["reduction_factor"], "method 'madx': reduction_factor")
@@ -119,9 +197,9 @@ class MadX(ModelModifier):
         folders = {lang: context.language_adapter(lang)  # every language checked before anything trains
                    for lang in dict.fromkeys((context.src_lang, *context.eval_langs))}
         load_adapter(model, folders[context.src_lang], "lang")
-        add_adapter(model, "task", AdapterConfig("pfeiffer", options["reduction_factor"], False,
-                                                 options["non_linearity"]), seed=context.seed)
-        train_only(model, adapter_names(model, "task") | set(head_parameter_names(model)))
+        trained = _add_task_adapters(model, AdapterConfig("pfeiffer", options["reduction_factor"], False,
+                                                          options["non_linearity"]), context)
+        train_only(model, trained | set(head_parameter_names(model)))
         return model
 
     def evaluation_groups(self, model, langs, options, context):
