@@ -186,6 +186,8 @@ def test_schedule_methods_run_end_to_end_and_name_their_recipe_in_metrics(world,
     ("seq:mnli+fs4", {}, ["few-shot stage", "source language only", "eval_langs"]),
     ("seq:mnli@mix", {}, ["'@mix'", "mnli has en", "data_files"]),
     ("seq:mnli", {"shots_split": "test"}, ["'shots_split'", "'test'"]),
+    ("multi:mnli+image_text", {}, ["task 'image_text' (image_text) trains a module of its own", "seq:image_text"]),
+    ("joint:lareqa", {}, ["task 'lareqa' (dense_retrieval) trains a module of its own"]),
 ])
 def test_a_bad_schedule_is_one_line_naming_it_before_anything_loads(monkeypatch, mnli_files, method, options,
                                                                     fragments):

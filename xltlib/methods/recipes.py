@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from ..core.config import TRAIN_FIELDS
 from ..core.errors import ConfigError
 from ..tasks.catalogue import TASKS
+from ..tasks.handlers import handler_for
 from ..tasks.models import InitFrom
 from .samplers import check_sampler_tasks, resolve_sampler
 
@@ -95,6 +96,12 @@ def parse_stage(raw, where: str, first: bool, target: str) -> Stage:
                               f"{', '.join(i.value for i in LATER_INITS)}")
     sampler = raw.get("sampler")
     if len(tasks) > 1:
+        for task in tasks:
+            handler = handler_for(TASKS[task])
+            if handler.wraps_for_training:
+                raise ConfigError(f"{where}: task {task!r} ({handler.name}) trains a module of its own around the "
+                                  f"encoder, so it cannot share a multi-task stage with {sorted(set(tasks) - {task})}; "
+                                  f"give it a stage of its own (e.g. seq:{task})")
         sampler = resolve_sampler(sampler if sampler is not None else "proportional", where)
         check_sampler_tasks(sampler, tasks, where)
     elif sampler is not None:

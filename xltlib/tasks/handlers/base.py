@@ -184,6 +184,10 @@ class TaskHandler(abc.ABC):
         return dict(num_labels=spec.num_labels, id2label=dict(enumerate(spec.labels)),
                     label2id={label: i for i, label in enumerate(spec.labels)})
 
+    # A type whose training wraps the encoder in a module of its own (`trainable`: a dual encoder, image-text
+    # projections) cannot be one head of a multi-task stage, whose heads are the transformers task models.
+    wraps_for_training = False
+
     def trainable(self, model):
         """The module the training loop trains (a dual encoder wraps the encoder)."""
         return model

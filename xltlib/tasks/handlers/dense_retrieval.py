@@ -282,6 +282,7 @@ class DenseRetrieval(TaskHandler):
     name = "dense_retrieval"
     auto_class = "AutoModel"
     supports = frozenset({"embeddings"})  # noise or PGD on the input embeddings of both towers while training
+    wraps_for_training = True
     in_batch_loss = True  # each query's negatives are the batch's other candidates
 
     def validate(self, spec, ds, where, lang):

@@ -277,6 +277,7 @@ class ImageText(TaskHandler):
     name = "image_text"
     auto_class = "AutoModel"
     supports = frozenset({"embeddings"})  # noise or PGD on the caption's input embeddings while training
+    wraps_for_training = True
     in_batch_loss = True
 
     def __init__(self, options: ImageTextOptions = ImageTextOptions(), cache_dir=None):
