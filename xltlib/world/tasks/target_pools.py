@@ -1,6 +1,7 @@
-"""Target-language train and validation files for the world's target tasks: few-shot stages draw their shots from
-them (Lauscher et al. 2020; Zhao et al. 2021), and translate-train runs read them. Each is the English split's items
-(the same draws, `POOL_TASKS`) rendered in the language, as XNLI's and PAWS-X's target-language dev sets translate
+"""Target-language files for the world's target tasks: validation in every language for the XNLI-, PAWS-X-, UD-POS-,
+PAN-X-, XQuAD- and XCOPA-like tasks (few-shot stages draw their shots there by default: Lauscher et al. 2020; Zhao et
+al. 2021), and train too for XNLI- and PAWS-X-like (translate-train, or shots drawn from train). Each is the English
+split's items (the same draws) rendered in the language, as XNLI's and PAWS-X's target-language dev sets translate
 the English ones; an item whose rendering repeats a test row in any language is left out in every language, so the
 pools stay parallel and never hold an evaluation row. The English files themselves are written where they always
 were (`build.write_task_files`, `xtreme.write_xtreme_task_files`) and are not rewritten here.
