@@ -14,12 +14,11 @@ import random
 from dataclasses import replace
 from pathlib import Path
 
-from ...tasks.catalogue import CCG_TAGS  # noqa: F401  (the tags `supertags` writes; the catalogue lists them)
 from ..grammar import (ADJECTIVE_DIMENSIONS, LADDER_BY_CODE, LEXICON, NAMES, NOUN_CATEGORIES, NUMBERS, PLACES,
                        VERB_DIMENSIONS, Frame, FrameSampler, build_semantics, render, render_roles,
                        translation_table)
 from .pairs import CONTRADICTION, ENTAILMENT, NEUTRAL, substitute
-from .qa import _question, qa_item, question_table, render_qa
+from .qa import QAItem, _question, qa_item, question_table, question_word, render_qa
 
 INTERMEDIATE_WORLD_TASKS = ("mnli", "qqp", "squad", "hellaswag", "cosmosqa", "commonsenseqa", "sst2", "ccg")
 SPLITS = ("train", "validation")
@@ -151,15 +150,14 @@ def qqp_pair(rng: random.Random, sampler: FrameSampler) -> tuple[Frame, Frame, s
 
 
 def _qa_question(frame: Frame, role: str, code: str, table: dict, questions: dict) -> str:
-    from .qa import QAItem, question_word
-
     word = question_word(QAItem((frame,), 0, role))
     return _question(render_roles(frame, LADDER_BY_CODE[code]), role, questions[word], table)
 
 
 def _qqp_row(item, code, table, questions, i):
     first, second, asked, asked_second, label = item
-    return {"id": i, "qid1": 2 * i + 1, "qid2": 2 * i + 2, "question1": _qa_question(first, asked, code, table, questions),
+    return {"id": i, "qid1": 2 * i + 1, "qid2": 2 * i + 2,
+            "question1": _qa_question(first, asked, code, table, questions),
             "question2": _qa_question(second, asked_second, code, table, questions), "label": label, "idx": i}
 
 
@@ -341,8 +339,11 @@ def _ccg_row(item, code, table, questions, i):
     return {"tokens": [table[w] for w, _ in roles], "ccg_tags": supertags(roles)}
 
 
-INTERMEDIATE_GENERATORS = {"mnli": (mnli_pair, _mnli_row), "qqp": (qqp_pair, _qqp_row), "squad": (squad_item, _squad_row),
-                           "hellaswag": (hellaswag_item, _hellaswag_row), "cosmosqa": (cosmos_item, _cosmos_row),
+# task -> (draw one item from a seeded rng and the sampler, render an item as a row of one language); the tags of
+# `ccg` are the catalogue's CCG_TAGS (tests check the two agree).
+INTERMEDIATE_GENERATORS = {"mnli": (mnli_pair, _mnli_row), "qqp": (qqp_pair, _qqp_row),
+                           "squad": (squad_item, _squad_row), "hellaswag": (hellaswag_item, _hellaswag_row),
+                           "cosmosqa": (cosmos_item, _cosmos_row),
                            "commonsenseqa": (csqa_item, _csqa_row), "sst2": (sst2_item, _sst2_row),
                            "ccg": (ccg_item, _ccg_row)}
 
