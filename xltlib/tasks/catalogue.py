@@ -260,7 +260,8 @@ _intermediate("sst2", "pair_classification", "nyu-mll/glue", "sst2", "validation
 # (xltlib.world.tasks.intermediate.supertags). The tag set is this fixed inventory, which the tagging head is built
 # on. CCGbank (LDC2005T13) is licensed and not on the hub: its files are given by path, as JSON lines
 # {"tokens": [...], "ccg_tags": [...]} (one sentence a line; tags by name), and read against this inventory, so
-# CCGbank's own categories need their inventory listed here first (a tag outside it is refused by name).
+# CCGbank's own categories need their inventory listed here first (a tag outside it is refused by name). Scored with
+# seqeval as UD-POS is (the tagging handler's one metric); jiant reports CCG's token accuracy.
 CCG_TAGS = tuple(f"{c}/{r}" for r in ("subj", "obj") for c in ("DET", "NUM", "ADJ", "N", "NAME")) + (
     "DET/place", "N/place", "V", "P", "CASE/subj", "CASE/obj", "ADV")
 TASKS.register("ccg", TaskSpec(

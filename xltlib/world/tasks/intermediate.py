@@ -71,7 +71,9 @@ def mnli_pair(rng: random.Random, sampler: FrameSampler) -> tuple[Frame, Frame, 
     """MNLI-like: a large NLI task whose hypothesis differs from the premise by one of ten phenomena
     (MNLI_PHENOMENA), the label uniform, then the phenomenon uniform within it. Shares with XNLI-like its labels and
     the synonym / antonym / other-dimension substitutions of adjectives that the lexical XNLI design asks about (and
-    of verbs, as the relational one does), and adds phenomena no target asks about (hypernyms, numbers, roles)."""
+    of verbs, as the relational one does), and adds phenomena no target asks about (hypernyms, numbers, roles).
+    Like MNLI's (Gururangan et al., NAACL 2018), some hypotheses alone hint at their label: a dropped number or
+    adjective leaves a bare subject, which only the entailment phenomena make."""
     label = rng.randrange(3)
     phenomenon = rng.choice(MNLI_PHENOMENA[label])
     first = _mnli_premise(rng, sampler, phenomenon)
