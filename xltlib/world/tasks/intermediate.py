@@ -73,7 +73,8 @@ def mnli_pair(rng: random.Random, sampler: FrameSampler) -> tuple[Frame, Frame, 
     the synonym / antonym / other-dimension substitutions of adjectives that the lexical XNLI design asks about (and
     of verbs, as the relational one does), and adds phenomena no target asks about (hypernyms, numbers, roles).
     Like MNLI's (Gururangan et al., NAACL 2018), some hypotheses alone hint at their label: a dropped number or
-    adjective leaves a bare subject, which only the entailment phenomena make."""
+    adjective leaves a subject without one, which premises never have: only number_drop, adjective_drop (entailment) and
+    role_swap (neutral, the object becoming the subject) make such hypotheses."""
     label = rng.randrange(3)
     phenomenon = rng.choice(MNLI_PHENOMENA[label])
     first = _mnli_premise(rng, sampler, phenomenon)
