@@ -72,9 +72,9 @@ def mnli_pair(rng: random.Random, sampler: FrameSampler) -> tuple[Frame, Frame, 
     (MNLI_PHENOMENA), the label uniform, then the phenomenon uniform within it. Shares with XNLI-like its labels and
     the synonym / antonym / other-dimension substitutions of adjectives that the lexical XNLI design asks about (and
     of verbs, as the relational one does), and adds phenomena no target asks about (hypernyms, numbers, roles).
-    Like MNLI's (Gururangan et al., NAACL 2018), some hypotheses alone hint at their label: a dropped number or
-    adjective leaves a subject without one, which premises never have: only number_drop, adjective_drop (entailment) and
-    role_swap (neutral, the object becoming the subject) make such hypotheses."""
+    Like MNLI's (Gururangan et al., NAACL 2018), some hypotheses alone hint at their label: premises' subjects have a
+    number and an adjective (but in adjective_add, whose hypothesis then gains one), so a hypothesis whose subject
+    lacks either comes from number_drop, adjective_drop (entailment) or role_swap (neutral)."""
     label = rng.randrange(3)
     phenomenon = rng.choice(MNLI_PHENOMENA[label])
     first = _mnli_premise(rng, sampler, phenomenon)
