@@ -1,8 +1,8 @@
 """The embedded world's intermediate tasks (`xltlib.world.tasks.intermediate`) and target-language pools
 (`xltlib.world.tasks.target_pools`) on the tiny world: each task's files load through its catalogue entry and
 handler in every language with the documented sizes, repeat exactly, are parallel across languages; the pools of
-the target tasks exist in every language, are the English split's items and never hold a test row; and `seq:mnli`
-runs end to end on the world's own MNLI-like data."""
+the target tasks exist in every language, are the English split's items and never hold a test row; and `seq:mnli`,
+`seq:mnli@rlx`, `seq:mnli@mix` and `seq:mnli+fs2` run end to end on the world's own files."""
 import json
 import os
 from collections import Counter
@@ -137,24 +137,35 @@ def test_pair_pools_are_the_english_splits_items_and_english_files_are_untouched
         assert "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows) == written
 
 
-def test_a_sequential_schedule_runs_end_to_end_on_the_worlds_mnli(world, tmp_path, monkeypatch):
+def test_sequential_mixed_and_few_shot_schedules_run_end_to_end_on_the_worlds_files(world, tmp_path, monkeypatch):
     from xltlib.run import experiment
 
-    loaded = []
+    loaded, shots = [], []
 
     def spy(cfg, task, split, langs, world=None, with_dev=False):
         data = load_stage_data(cfg, task, split, langs, world, with_dev)
         loaded.append((task, langs, data.train[0]["premise"]))
         return data
 
+    def shot_spy(*args, **kwargs):
+        data = load_shot_data(*args, **kwargs)
+        shots.extend(data.train)
+        return data
+
+    load_shot_data = experiment.load_shot_data
     monkeypatch.setattr(experiment, "load_stage_data", spy)
-    cfg = RunConfig(world_preset="tiny", tasks=["xnli"], methods=["seq:mnli", "seq:mnli@rlx"], seeds=[1],
-                    eval_langs=["en", "rlx"], generalized=False, max_train_samples=32, max_eval_samples=32,
-                    num_train_epochs=1.0, per_device_train_batch_size=16, per_device_eval_batch_size=64,
-                    learning_rate=1e-3, warmup_ratio=0.0, export_predictions=False)
+    monkeypatch.setattr(experiment, "load_shot_data", shot_spy)
+    methods = ["seq:mnli", "seq:mnli@rlx", "seq:mnli@mix", "seq:mnli+fs2"]
+    cfg = RunConfig(world_preset="tiny", tasks=["xnli"], methods=methods, seeds=[1], eval_langs=["en", "rlx"],
+                    generalized=False, max_train_samples=32, max_eval_samples=32, num_train_epochs=1.0,
+                    per_device_train_batch_size=16, per_device_eval_batch_size=64, learning_rate=1e-3,
+                    warmup_ratio=0.0, export_predictions=False)
     records = run_experiment(cfg, tmp_path / "run", world)
     test = records[(records.split == "test") & (records.metric == "accuracy")]
-    assert set(records.method) == {"seq:mnli", "seq:mnli@rlx"} and len(test) == 4 and test.value.between(0, 1).all()
-    first = {langs: premise for _, langs, premise in loaded}  # the stage read the world's MNLI-like files
+    assert set(records.method) == set(methods) and len(test) == 8 and test.value.between(0, 1).all()
+    first = {langs: premise for _, langs, premise in loaded}  # each stage read the world's MNLI-like files
     english, relexified = (_load(world, "mnli", "train", lang)[0]["premise"] for lang in ("en", "rlx"))
-    assert first == {(): english, ("rlx",): relexified} and english != relexified
+    assert first[()] == english and first[("rlx",)] == relexified and english != relexified
+    assert set(next(langs for langs in first if len(langs) > 1)) == set(world.langs)  # @mix: every language
+    pool = {row_key(TASKS["xnli"], r) for r in _load(world, "xnli", "validation", "rlx")}
+    assert len(shots) == 6 and all(row_key(TASKS["xnli"], r) in pool for r in shots)  # 2 per class, rlx's dev pool
