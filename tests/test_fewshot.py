@@ -167,10 +167,15 @@ def test_a_german_intermediate_stage_reads_translate_train_data(world, tmp_path)
     assert stages[0].langs == (LANG,)
     records = run_experiment(cfg, tmp_path / "run", world)
     assert set(records.method) == {method}
-    # @mix: English (the source language, from the hub or the world) and every language with a translate-train file
+    # @mix: English (the source language, from the hub or the world) and every language with training files: the
+    # world writes its MNLI-like task in each of its languages, and a translate-train file adds (or replaces) one
     mix = RunConfig(**{**BUDGET, "tasks": ["xnli"], "methods": ["seq:mnli@mix"],
                        "data_files": {"mnli": {"train": {LANG: str(tsv)}}}})
-    assert method_plan(plan(mix)["xnli"], "seq:mnli@mix", world).stages[0].langs == ("en", LANG)
+    langs = method_plan(plan(mix)["xnli"], "seq:mnli@mix", world).stages[0].langs
+    assert langs == ("en",) + tuple(sorted(set(world.langs) - {"en"})) and LANG in langs
+    alone = RunConfig(**{**BUDGET, "tasks": ["xnli"], "methods": ["seq:mnli@mix"],
+                         "data_files": {"mnli": {"train": {"en": "mnli-en.jsonl", LANG: str(tsv)}}}})
+    assert method_plan(plan(alone)["xnli"], "seq:mnli@mix", None).stages[0].langs == ("en", LANG)
 
 
 def test_a_few_shot_stage_may_be_written_in_stages_too():

@@ -22,7 +22,8 @@ def test_hub_ids_and_types_are_those_of_each_source():
                 "squad": ("rajpurkar/squad", "plain_text", "span_qa"),
                 "hellaswag": ("Rowan/hellaswag", "default", "multiple_choice"),
                 "cosmosqa": ("allenai/cosmos_qa", "default", "multiple_choice"),
-                "commonsenseqa": ("tau/commonsense_qa", "default", "multiple_choice")}
+                "commonsenseqa": ("tau/commonsense_qa", "default", "multiple_choice"),
+                "sst2": ("nyu-mll/glue", "sst2", "pair_classification")}
     for task, (path, config, kind) in expected.items():
         spec = TASKS[task]
         assert (spec.train.path, spec.train.config, spec.type) == (path, config, kind), task
@@ -96,3 +97,30 @@ def test_a_task_the_embedded_world_does_not_generate_is_refused_unless_its_files
     mine = {"mnli": {"train": {"en": str(tmp_path / "mnli.jsonl")}}}
     files = task_data_files(RunConfig(world="embedded", tasks=["mnli"], data_files=mine), "mnli", World())
     assert files == {"train": {"en": str(tmp_path / "mnli.jsonl")}}
+
+
+def test_sst2_reads_glue_rows_and_encodes_one_segment(tmp_path):
+    from transformers import BertTokenizerFast
+
+    from xltlib.core.config import TrainArgs
+    from xltlib.tasks.handlers.pair import pair_collate
+
+    rows = _load(tmp_path, "sst2", [{"sentence": "a gripping film ", "label": 1, "idx": 0},
+                                    {"sentence": "dull and slow", "label": 0, "idx": 1}])
+    assert rows == [{"sentence": "a gripping film ", "label": 1}, {"sentence": "dull and slow", "label": 0}]
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "gripping", "film", "dull", "and",
+                                "slow"]) + "\n")
+    tokenizer = BertTokenizerFast(str(vocab))
+    batch = pair_collate(tokenizer, TASKS["sst2"], TrainArgs(max_seq_length=16)).collate(rows)
+    assert batch["input_ids"][0].tolist()[:5] == [2, 5, 6, 7, 3]  # [CLS] a gripping film [SEP]: one segment
+    assert batch["token_type_ids"].sum() == 0 and batch["labels"].tolist() == [1, 0]
+
+
+def test_ccg_reads_token_tag_lines_by_path_and_names_an_unknown_tag(tmp_path):
+    spec = TASKS["ccg"]
+    assert spec.type == "tagging" and spec.train.path == "" and spec.label_field == "ccg_tags"
+    rows = _load(tmp_path, "ccg", [{"tokens": ["the", "dog", "runs"], "ccg_tags": ["DET/subj", "N/subj", "V"]}])
+    assert [spec.labels[t] for t in rows[0]["tags"]] == ["DET/subj", "N/subj", "V"]
+    with pytest.raises(DataError, match=r"row 1: tag 2 \('dog'\) is 'N', not a ccg tag; allowed: DET/subj"):
+        _load(tmp_path, "ccg", [{"tokens": ["the", "dog"], "ccg_tags": ["DET/subj", "N"]}])

@@ -225,7 +225,7 @@ TASKS.register("siqa", TaskSpec(
 ))
 
 # Phang et al.'s (AACL 2020) English intermediate tasks, each read by the handler of its type (real path). Not yet
-# here: ANLI+ (ANLI + MNLI + SNLI: several sources in one task), SST-2 (one sentence) and CCG (licensed CCGbank files).
+# here: ANLI+ (ANLI + MNLI + SNLI: several sources in one task).
 
 
 def _intermediate(name: str, type: str, path: str, config: str, dev: str, text_fields, labels=(), metric="accuracy",
@@ -252,6 +252,23 @@ _intermediate("cosmosqa", "multiple_choice", "allenai/cosmos_qa", "default", "va
               tuple(f"answer{i}" for i in range(4)), what="Cosmos QA (Huang et al., EMNLP 2019): reading comprehension")
 _intermediate("commonsenseqa", "multiple_choice", "tau/commonsense_qa", "default", "validation",
               ("premise", "choices"), tuple("ABCDE"), what="CommonsenseQA (Talmor et al., NAACL 2019)")
+# One sentence: a pair-classification task with one text field (the handler then encodes a single segment).
+_intermediate("sst2", "pair_classification", "nyu-mll/glue", "sst2", "validation", ("sentence",),
+              ("negative", "positive"), what="SST-2 (Socher et al., EMNLP 2013), GLUE's binary sentiment")
+
+# CCG supertags: a word's class and the role of its phrase, the embedded world's supertagging-like task
+# (xltlib.world.tasks.intermediate.supertags). The tag set is this fixed inventory, which the tagging head is built
+# on. CCGbank (LDC2005T13) is licensed and not on the hub: its files are given by path, as JSON lines
+# {"tokens": [...], "ccg_tags": [...]} (one sentence a line; tags by name), and read against this inventory, so
+# CCGbank's own categories need their inventory listed here first (a tag outside it is refused by name). Scored with
+# seqeval as UD-POS is (the tagging handler's one metric); jiant reports CCG's token accuracy.
+CCG_TAGS = tuple(f"{c}/{r}" for r in ("subj", "obj") for c in ("DET", "NUM", "ADJ", "N", "NAME")) + (
+    "DET/place", "N/place", "V", "P", "CASE/subj", "CASE/obj", "ADV")
+TASKS.register("ccg", TaskSpec(
+    name="ccg", type="tagging", group=None, metric="seqeval", langs=("en",), train=NO_HUB, dev=NO_HUB, test=NO_HUB,
+    text_fields=("tokens",), label_field="ccg_tags", labels=CCG_TAGS,
+    description="CCG supertagging (Hockenmaier & Steedman 2007's CCGbank; local files by path): English "
+                "intermediate task (Phang et al., 2020)"))
 
 # Image-text alignment (research question 5): English captions and a frozen image encoder's features, an intermediate
 # task for the text encoder. Its data set is whichever caption files `data_files` names, in COCO Captions',

@@ -27,6 +27,9 @@ from .grammar import (ADJECTIVE_DIMENSIONS, CASE_PARTICLES, CONNECTIVES, FUNCTIO
 from .tasks.pairs import (CONTRADICTION, ENTAILMENT, NEUTRAL, PAIR_DESIGNS, XNLI_LABELS, random_same_class_substitution,
                           substitute)
 from .tasks.image_text import IMAGE_TEXT_TASKS, image_text_files, missing_image_text, write_image_text_files
+from .tasks.intermediate import (INTERMEDIATE_WORLD_TASKS, intermediate_files, missing_intermediate,
+                                 write_intermediate_files)
+from .tasks.target_pools import POOL_TASKS, missing_target_pools, pool_files, write_target_pools
 from .tasks.xtreme import XTREME_WORLD_TASKS, task_files, world_task_langs, write_xtreme_task_files
 from .presets import PRESETS, WorldPreset
 
@@ -71,10 +74,20 @@ class World:
     @property
     def generated_tasks(self) -> tuple[str, ...]:
         """The tasks whose files the world writes (an intermediate task filed beside the task it serves included)."""
-        return WORLD_TASKS + XTREME_WORLD_TASKS + tuple(FILED_WITH) + IMAGE_TEXT_TASKS
+        return WORLD_TASKS + XTREME_WORLD_TASKS + tuple(FILED_WITH) + IMAGE_TEXT_TASKS + INTERMEDIATE_WORLD_TASKS
 
     def data_files(self, task: str) -> dict[str, dict[str, str]]:
-        """`{split: {lang: path}}` in the hub schema, as a user would give `data_files`."""
+        """`{split: {lang: path}}` in the hub schema, as a user would give `data_files`; a target task's train and
+        validation splits in every language for POOL_TASKS (English written with the task, the others as pools)."""
+        files = self._task_files(task)
+        if task in POOL_TASKS:
+            for split, by_lang in pool_files(task, self.directory, self.langs).items():
+                files[split] = {**files[split], **by_lang}
+        return files
+
+    def _task_files(self, task: str) -> dict[str, dict[str, str]]:
+        if task in INTERMEDIATE_WORLD_TASKS:
+            return intermediate_files(task, self.directory, self.langs)
         if task in FILED_WITH:  # an intermediate task written beside the task it serves
             home, splits = FILED_WITH[task]
             files = task_files(home, self.directory, self.langs)
@@ -201,7 +214,8 @@ def world_damage(preset: WorldPreset, directory: Path) -> str | None:
             return f"{name} is missing"
         if path.stat().st_size != size:
             return f"{name} has {path.stat().st_size} bytes, expected {size} (truncated or overwritten)"
-    return missing_image_text(directory, listed)
+    return (missing_image_text(directory, listed) or missing_intermediate(directory, listed)
+            or missing_target_pools(directory, listed))
 
 
 def _file_sizes(directory: Path) -> dict[str, int]:
@@ -485,6 +499,8 @@ def _build(preset: WorldPreset, directory: Path) -> None:
     write_task_files(preset, tmp)
     write_xtreme_task_files(preset, tmp)
     write_image_text_files(preset, tmp)
+    write_intermediate_files(preset, tmp)
+    write_target_pools(preset, tmp)
     alignment = alignment_probe(preset, tmp)
     manifest = {"preset": asdict(preset), "fingerprint": fingerprint(preset), "version": GENERATOR_VERSION,
                 "vocab_size": len(tokenizer), "pretrain_docs": counts, "mlm_final_loss": final_loss,

@@ -88,10 +88,14 @@ def _bad_label(spec: TaskSpec, where: str, row: int, value) -> None:
 
 
 def pair_collate(tokenizer, spec: TaskSpec, args, with_labels: bool = True) -> Collator:
-    first, second = spec.text_fields
+    """Two text fields are encoded as a pair; one (SST-2) as a single segment."""
+    first, second = (tuple(spec.text_fields) + (None,))[:2]
+
+    def seconds(examples: list[dict]):
+        return [e[second] for e in examples] if second else None
 
     def collate(examples: list[dict]) -> dict:
-        batch = dict(tokenizer([e[first] for e in examples], [e[second] for e in examples],
+        batch = dict(tokenizer([e[first] for e in examples], seconds(examples),
                                truncation=True, max_length=args.max_seq_length, padding=padding(args),
                                return_tensors="pt"))
         if with_labels:
@@ -99,7 +103,7 @@ def pair_collate(tokenizer, spec: TaskSpec, args, with_labels: bool = True) -> C
         return batch
 
     def encode(examples: list[dict]) -> list[dict]:
-        encoding = tokenizer([e[first] for e in examples], [e[second] for e in examples], truncation=True,
+        encoding = tokenizer([e[first] for e in examples], seconds(examples), truncation=True,
                              max_length=args.max_seq_length)
         return split_features(encoding, [e["label"] for e in examples] if with_labels else None)
 
