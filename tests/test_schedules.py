@@ -75,6 +75,7 @@ def test_each_schedule_name_says_its_stages():
     on_target = stages_of("seq:mnli", method_options={"seq:mnli": {"intermediate_select_on": "target"}})
     assert selection(on_target[0], TASKS["xnli"]) == "target"  # MNLI is of XNLI's type: XTREME-R's rule
     assert stages_of("multi:all")[0].tasks == intermediate_tasks() and "mnli" in intermediate_tasks()
+    assert "image_text" not in intermediate_tasks()  # it trains projections of its own: no multi-task head
     assert "xnli" not in intermediate_tasks() and "tatoeba" not in intermediate_tasks()  # benchmark, not fine-tuned
     assert stages_of("joint:mnli+squad") == (Stage(("mnli", "squad", "xnli"), sampler={"proportional": {}}),)
     temperature = {"temperature": {"temperature": 3, "cap": 1000}}

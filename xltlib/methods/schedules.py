@@ -97,9 +97,11 @@ def looks_like_schedule(name) -> bool:
 
 
 def intermediate_tasks() -> tuple[str, ...]:
-    """`multi:all`'s tasks: the catalogue's tasks in no benchmark group whose type is fine-tuned, in catalogue order."""
+    """`multi:all`'s tasks: the catalogue's tasks in no benchmark group whose type is fine-tuned and can be a head of
+    a multi-task stage (not `image_text`, which trains projections around the encoder), in catalogue order."""
     return tuple(name for name, spec in TASKS.items()
-                 if spec.group is None and spec.type in HANDLERS and handler_for(spec).fine_tuned)
+                 if spec.group is None and spec.type in HANDLERS and handler_for(spec).fine_tuned
+                 and not handler_for(spec).wraps_for_training)
 
 
 def parse_schedule_name(name: str) -> ScheduleName:
