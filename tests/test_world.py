@@ -138,6 +138,30 @@ def test_word_translation_precision_is_one_for_english_and_a_share_elsewhere(tin
     assert again.precision.tolist() == meter[meter.lang == "rlx"].precision.tolist()
 
 
+def test_the_translation_meter_reads_any_encoder_of_the_world(tiny_world, tmp_path):
+    """Given the world's encoder as a folder or as a task model over it, the meter reads the same numbers as by
+    default; after the encoder's weights change, it reads that encoder, not the pretrained one."""
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    from xltlib.world.meters import word_translation_precision
+
+    default = word_translation_precision(tiny_world, langs=["rlx"], n_frames=600).precision.tolist()
+    assert word_translation_precision(tiny_world, langs=["rlx"], n_frames=600,
+                                      encoder=tiny_world.encoder_dir).precision.tolist() == default
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_world.encoder_dir, num_labels=3)
+    model.train()
+    assert word_translation_precision(tiny_world, langs=["rlx"], n_frames=600,
+                                      encoder=model).precision.tolist() == default
+    assert model.training and model.base_model.training  # the caller's mode is left as it was
+    with torch.no_grad():
+        torch.manual_seed(0)
+        for p in model.base_model.embeddings.parameters():
+            p.add_(torch.randn_like(p))
+    changed = word_translation_precision(tiny_world, langs=["rlx"], n_frames=600, encoder=model)
+    assert changed.precision.tolist() != default
+
+
 def test_an_empty_world_cache_variable_counts_as_unset(monkeypatch):
     from xltlib.core.paths import outputs_dir, world_cache_dir
 

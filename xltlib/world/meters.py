@@ -8,6 +8,7 @@ all suffer from.
 """
 from __future__ import annotations
 
+import os
 import random
 
 import pandas as pd
@@ -18,10 +19,15 @@ from .grammar import LADDER_BY_CODE, LEXICON, FrameSampler, build_semantics, ren
 WORD_CLASSES = {"verbs": LEXICON.verbs, "adjectives": LEXICON.adjectives}
 
 
-def _encoder(world):
+def _encoder(world, encoder=None):
+    """The world's tokenizer and `encoder`: the world's pretrained encoder (None), a folder saved with
+    `save_pretrained` (a fine-tuned or intermediate-trained model), or a model (its base encoder is used)."""
     from transformers import AutoModel, AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(world.encoder_dir), AutoModel.from_pretrained(world.encoder_dir).eval()
+    tokenizer = AutoTokenizer.from_pretrained(world.encoder_dir)
+    if encoder is None or isinstance(encoder, (str, os.PathLike)):
+        return tokenizer, AutoModel.from_pretrained(encoder or world.encoder_dir).eval()
+    return tokenizer, getattr(encoder, "base_model", encoder)
 
 
 def _frames(world, n: int, salt: str):
@@ -66,11 +72,21 @@ def _word_type_states(world, tokenizer, model, frames, code: str, words: tuple[s
     return sums / counts[None, :, None]
 
 
-def word_translation_precision(world, langs=None, n_frames: int = 2000) -> pd.DataFrame:
+def word_translation_precision(world, langs=None, n_frames: int = 2000, encoder=None) -> pd.DataFrame:
     """Per language, layer and word class: the share of the class's words whose contextual vector in the
     language, centred, has as nearest English word vector (centred) the word itself or a synonym. Chance is
-    about 1 / (number of words in the class)."""
-    tokenizer, model = _encoder(world)
+    about 1 / (number of words in the class). `encoder`: whose vectors (see `_encoder`), so the meter can be read
+    before and after a stage of training, e.g. an intermediate task."""
+    tokenizer, model = _encoder(world, encoder)
+    was_training = model.training
+    model.eval()
+    try:
+        return _word_translation_rows(world, tokenizer, model, langs, n_frames)
+    finally:
+        model.train(was_training)  # a caller's model keeps its mode
+
+
+def _word_translation_rows(world, tokenizer, model, langs, n_frames: int) -> pd.DataFrame:
     frames = _frames(world, n_frames, "meter-words")
     rows = []
     for word_class, words in WORD_CLASSES.items():
