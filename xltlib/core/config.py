@@ -320,14 +320,19 @@ TASK_OVERRIDE_FIELDS = TRAIN_FIELDS + ("retrieval_layer", "attacks", "smoothing"
                                        "method_options", "eval_langs")
 
 
+def check_field_names(what: str, mapping, allowed, kind: str = "training field") -> None:
+    """`mapping` is a dict whose keys are all `allowed` field names (a stage's budget, a task's overrides), or a
+    ConfigError naming `what` and the first unknown name, with the allowed ones."""
+    if not isinstance(mapping, dict):
+        raise ConfigError(f"{what} must map {kind} names to values, got {mapping!r}")
+    unknown = [k for k in mapping if k not in allowed]
+    if unknown:
+        raise ConfigError(f"{what}: unknown {kind} {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}")
+
+
 def _check_task_overrides(cfg: RunConfig) -> None:
     for task, overrides in cfg.task_overrides.items():
-        if not isinstance(overrides, dict):
-            raise ConfigError(f"task_overrides[{task!r}] must map field names to values, got {overrides!r}")
-        unknown = [k for k in overrides if k not in TASK_OVERRIDE_FIELDS]
-        if unknown:
-            raise ConfigError(f"task_overrides[{task!r}]: unknown field {unknown[0]!r}; allowed: "
-                              f"{', '.join(sorted(TASK_OVERRIDE_FIELDS))}")
+        check_field_names(f"task_overrides[{task!r}]", overrides, TASK_OVERRIDE_FIELDS, kind="field")
         try:
             cfg.for_task(task)  # the same type and value checks as the run's own fields
         except ConfigError as e:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..core.config import TRAIN_FIELDS
+from ..core.config import TRAIN_FIELDS, check_field_names
 from ..core.errors import ConfigError
 from ..tasks.catalogue import TASKS
 from ..tasks.handlers import handler_for
@@ -76,11 +76,7 @@ def parse_stage(raw, where: str, first: bool, target: str) -> Stage:
     if isinstance(langs, str) or not all(isinstance(code, str) for code in langs):
         raise ConfigError(f"{where}: 'langs' must be a list of language codes, got {langs!r}")
     budget = raw.get("budget") or {}
-    if not isinstance(budget, dict):
-        raise ConfigError(f"{where}: 'budget' must map training fields to values, got {budget!r}")
-    bad = [k for k in budget if k not in TRAIN_FIELDS]
-    if bad:
-        raise ConfigError(f"{where}: budget: unknown field {bad[0]!r}; allowed: {', '.join(sorted(TRAIN_FIELDS))}")
+    check_field_names(f"{where}: budget", budget, TRAIN_FIELDS)
     init = raw.get("init")
     if init is not None:
         try:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..core.config import TRAIN_FIELDS
+from ..core.config import TRAIN_FIELDS, check_field_names
 from ..core.errors import ConfigError, UnknownNameError, XltError
 from ..tasks.catalogue import TASKS
 from ..tasks.handlers import HANDLERS, handler_for
@@ -187,13 +187,7 @@ def check_intermediate(task: str, where: str) -> None:
 def check_schedule_options(what: str, options: dict) -> None:
     resolve_sampler(options["sampler"], what)
     for key in ("intermediate_budget", "shots_budget"):
-        budget = options[key]
-        if not isinstance(budget, dict):
-            raise ConfigError(f"{what}: option {key!r} must map training fields to values, got {budget!r}")
-        bad = [field for field in budget if field not in TRAIN_FIELDS]
-        if bad:
-            raise ConfigError(f"{what}: option {key!r}: unknown training field {bad[0]!r}; allowed: "
-                              f"{', '.join(sorted(TRAIN_FIELDS))}")
+        check_field_names(f"{what}: option {key!r}", options[key], TRAIN_FIELDS)
     if options["intermediate_select_on"] not in INTERMEDIATE_SELECT_ON:
         raise ConfigError(f"{what}: option 'intermediate_select_on' must be one of "
                           f"{', '.join(INTERMEDIATE_SELECT_ON)}, got {options['intermediate_select_on']!r}")

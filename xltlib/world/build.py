@@ -21,11 +21,11 @@ from functools import cached_property
 from pathlib import Path
 
 from ..core.paths import world_cache_dir
-from .grammar import (ADJECTIVE_DIMENSIONS, CASE_PARTICLES, CONNECTIVES, FUNCTION_WORDS, LADDER_BY_CODE, LEXICON,
-                      NAMES, NUMBERS, PREPOSITIONS, VERB_DIMENSIONS, FrameSampler, LanguageDef,
-                      build_semantics, render, render_english_order, translation_table)
+from .grammar import (CASE_PARTICLES, CONNECTIVES, FUNCTION_WORDS, LADDER_BY_CODE, LEXICON, NAMES, NUMBERS,
+                      PREPOSITIONS, FrameSampler, LanguageDef, build_semantics, render, render_english_order,
+                      translation_table)
 from .tasks.pairs import (CONTRADICTION, ENTAILMENT, NEUTRAL, PAIR_DESIGNS, XNLI_LABELS, random_same_class_substitution,
-                          substitute)
+                          reword)
 from .tasks.image_text import IMAGE_TEXT_TASKS, image_text_files, missing_image_text, write_image_text_files
 from .tasks.intermediate import (INTERMEDIATE_WORLD_TASKS, intermediate_files, missing_intermediate,
                                  write_intermediate_files)
@@ -290,16 +290,7 @@ def _discourse_follow(rng: random.Random, first):
     label = {"restatement": ENTAILMENT, "contrast": CONTRADICTION, "addition": NEUTRAL}[relation]
     slots = [role for role in ("subj", "obj") if getattr(first, role).adj] + ["verb"]
     rng.shuffle(slots)
-    second = first
-    for i, slot in enumerate(slots[:rng.randint(1, len(slots))]):
-        how = label if i == 0 else ENTAILMENT
-        if slot == "verb":
-            second = replace(second, verb=substitute(rng, first.verb, how, VERB_DIMENSIONS))
-        else:
-            entity = getattr(first, slot)
-            second = replace(second, **{slot: replace(entity, adj=substitute(rng, entity.adj, how,
-                                                                             ADJECTIVE_DIMENSIONS))})
-    return relation, second
+    return relation, reword(rng, first, slots[:rng.randint(1, len(slots))], label)
 
 
 def _shares_frames(preset: WorldPreset, index: int) -> bool:

@@ -17,7 +17,7 @@ from pathlib import Path
 from ..grammar import (ADJECTIVE_DIMENSIONS, LADDER_BY_CODE, LEXICON, NAMES, NOUN_CATEGORIES, NUMBERS, PLACES,
                        VERB_DIMENSIONS, Frame, FrameSampler, build_semantics, render, render_roles,
                        translation_table)
-from .pairs import CONTRADICTION, ENTAILMENT, NEUTRAL, substitute
+from .pairs import CONTRADICTION, ENTAILMENT, NEUTRAL, reword, substitute
 from .qa import QAItem, _question, qa_item, question_table, question_word, render_qa
 
 INTERMEDIATE_WORLD_TASKS = ("mnli", "qqp", "squad", "hellaswag", "cosmosqa", "commonsenseqa", "sst2", "ccg")
@@ -126,29 +126,20 @@ def qqp_pair(rng: random.Random, sampler: FrameSampler) -> tuple[Frame, Frame, s
     asked = rng.choice(roles)
     label = rng.randrange(2)
 
-    def reword(how_first: int) -> Frame:
+    def reworded(how_first: int) -> Frame:
         slots = [r for r in ("subj", "obj") if getattr(frame, r).adj] + ["verb"]
         rng.shuffle(slots)
-        out = frame
-        for n, slot in enumerate(slots):
-            how = how_first if n == 0 else ENTAILMENT
-            if slot == "verb":
-                out = replace(out, verb=substitute(rng, frame.verb, how, VERB_DIMENSIONS))
-            else:
-                entity = getattr(frame, slot)
-                out = replace(out, **{slot: replace(entity, adj=substitute(rng, entity.adj, how,
-                                                                           ADJECTIVE_DIMENSIONS))})
-        return out
+        return reword(rng, frame, slots, how_first)
 
     second, asked_second = frame, asked
     if label:
-        second = reword(ENTAILMENT)
+        second = reworded(ENTAILMENT)
         if second.time and rng.random() < 0.5:
             second = replace(second, time_first=not second.time_first)
     elif rng.random() < 0.25 and len(roles) > 1:
         asked_second = rng.choice([r for r in roles if r != asked])
     else:
-        second = reword(rng.choice((NEUTRAL, CONTRADICTION)))
+        second = reworded(rng.choice((NEUTRAL, CONTRADICTION)))
     return frame, second, asked, asked_second, label
 
 

@@ -36,6 +36,20 @@ def substitute(rng: random.Random, word: str, label: int, table: dict) -> str:
     return rng.choice(_other_dimension_words(word, table))
 
 
+def reword(rng: random.Random, frame: Frame, slots: list[str], first_how: int) -> Frame:
+    """`frame` with each of `slots` ("subj", "obj": that entity's adjective; "verb") replaced in turn: the first
+    by a word of relation `first_how` (`substitute`), the others by synonyms, so the first decides the relation."""
+    out = frame
+    for i, slot in enumerate(slots):
+        how = first_how if i == 0 else ENTAILMENT
+        if slot == "verb":
+            out = replace(out, verb=substitute(rng, frame.verb, how, VERB_DIMENSIONS))
+        else:
+            entity = getattr(frame, slot)
+            out = replace(out, **{slot: replace(entity, adj=substitute(rng, entity.adj, how, ADJECTIVE_DIMENSIONS))})
+    return out
+
+
 def _with_entity(frame: Frame, role: str, entity: Entity) -> Frame:
     return replace(frame, **{role: entity})
 
