@@ -30,16 +30,22 @@ def make_notebook(root: Path, stem: str, parameters: str) -> Path:
                           [(parameters, ["parameters"]), ("print(learning_rate)", [])])
 
 
-@pytest.fixture
-def project(tmp_path, monkeypatch):
-    """A scratch project with notebooks/lr.ipynb, whose parameters are RunConfig fields (checked by the plan)."""
+def scratch_project(tmp_path: Path, monkeypatch, stem: str, parameters: str) -> Path:
+    """A scratch project holding notebooks/<stem>.ipynb with `parameters` (an embedded-world run whose fields the
+    plan checks), made the current project, with its own world cache; its root."""
     root = tmp_path / "proj"
-    make_notebook(root, "lr", 'world = "embedded"\nmodel_name_or_path = "embedded"\nlearning_rate = 3e-4\n'
-                              'output_dir = None')
+    make_notebook(root, stem, 'world = "embedded"\nmodel_name_or_path = "embedded"\n' + parameters
+                  + '\noutput_dir = None')
     monkeypatch.setenv("XLT_PROJECT_ROOT", str(root))
     monkeypatch.setenv("XLT_WORLD_CACHE", str(tmp_path / "worlds"))
     monkeypatch.chdir(tmp_path)
     return root
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A scratch project with notebooks/lr.ipynb, whose parameters are RunConfig fields (checked by the plan)."""
+    return scratch_project(tmp_path, monkeypatch, "lr", "learning_rate = 3e-4")
 
 
 def a_regular_file(tmp_path: Path) -> Path:

@@ -27,7 +27,7 @@ from xltlib.tasks.catalogue import TASKS
 from xltlib.tasks.models import InitFrom, fresh_head_model, load_model, load_tokenizer
 from xltlib.tasks.spec import TaskSpec
 
-from test_cli import make_notebook, one_line_error
+from test_cli import one_line_error, scratch_project
 from test_recipes import split as encoder_and_head, same, within
 
 SEED = 3
@@ -213,12 +213,7 @@ def test_a_schedule_method_and_stages_for_the_same_task_are_refused(mnli_files):
 
 
 def test_xlt_run_refuses_a_bad_schedule_name_in_one_line(tmp_path, monkeypatch, capsys):
-    root = tmp_path / "proj"
-    make_notebook(root, "sched", 'world = "embedded"\nmodel_name_or_path = "embedded"\nmethods = ["standard"]\n'
-                                 'output_dir = None')
-    monkeypatch.setenv("XLT_PROJECT_ROOT", str(root))
-    monkeypatch.setenv("XLT_WORLD_CACHE", str(tmp_path / "worlds"))
-    monkeypatch.chdir(tmp_path)
+    scratch_project(tmp_path, monkeypatch, "sched", 'methods = ["standard"]')
     assert cli.main(["run", "sched", "-p", "methods", "[seq:hellaswagg]"]) == 2
     err = one_line_error(capsys)
     assert "'seq:hellaswagg'" in err and "unknown task 'hellaswagg'" in err
