@@ -154,6 +154,15 @@ def method_plan(task_plan: TaskPlan, method: str, world=None) -> TaskPlan:
     return dataclasses.replace(task_plan, stages=stages)
 
 
+def plan_methods(plans: dict[str, TaskPlan], methods, world=None) -> dict[tuple[str, str], TaskPlan]:
+    """{(task, method): `method_plan`} for every task of `plans` (`xltlib.run.plan.plan`) and method: each schedule
+    method's stages built and checked. `world` is read for its languages and file names only, so a world that is not
+    built yet (`xltlib.world.build.World` at its cache folder) checks the same (`xltlib.app.runner.check_run_config`,
+    before a kernel starts)."""
+    return {(task, method): method_plan(task_plan, method, world) for task, task_plan in plans.items()
+            for method in methods}
+
+
 def method_context(model, spec, world) -> MethodContext:
     handler = handler_for(spec)
     weights = model.get_input_embeddings().weight.detach()
@@ -431,8 +440,7 @@ def run_experiment(cfg: RunConfig, run_dir: str | Path, world=None) -> pd.DataFr
     in several processes (`xltlib.app.distributed`), every process trains and the main one evaluates, writes and
     returns the records; the others return None."""
     plans = plan(cfg)  # every name and option checked before anything loads
-    method_plans = {(task, method): method_plan(task_plan, method, world)
-                    for task, task_plan in plans.items() for method in cfg.methods}
+    method_plans = plan_methods(plans, cfg.methods, world)
     if cfg.world == "embedded" and world is None:
         raise ConfigError("world 'embedded' needs the built world: pass world=xltlib.app.notebook.load_world(cfg)")
     quiet_libraries()
