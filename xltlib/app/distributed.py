@@ -46,20 +46,23 @@ def train_notebook_runs(notebook, params_file=None, param_pairs=(), name: str | 
     others started with it, checked as `xlt run` checks them; `param_pairs` are `-p KEY VALUE` pairs."""
     import papermill
 
-    from ..run.experiment import run_experiment
+    from ..run.experiment import plan_methods, run_experiment
     from ..run.loop import process_state
     from ..run.plan import plan
     from ..run.stages import per_process_config
     from .notebook import load_world
-    from .runner import check_run_config, parse_overrides, plan_run
+    from .runner import check_run_config, parse_overrides, plan_run, planned_world
 
-    run_plan = plan_run(notebook, params_file, parse_overrides(param_pairs), name)  # the checks of `xlt run`
+    # The checks of `xlt run`, which are those of `run_experiment` (schedule methods' stages included)
+    run_plan = plan_run(notebook, params_file, parse_overrides(param_pairs), name)
     cfg = check_run_config(run_plan.notebook, papermill.inspect_notebook(str(run_plan.notebook)), run_plan.params)
     if cfg is None:
         raise ConfigError(f"{run_plan.notebook.name}: a default in its parameters cell is not a literal, so its "
                           f"runs cannot be trained outside the notebook")
     processes = process_state()
-    for task_plan in plan(cfg).values():  # a batch that does not split is an error before any model loads
+    # A stage whose batch does not split over the processes (a schedule method's stages too) is an error before
+    # the world or any model loads.
+    for task_plan in plan_methods(plan(cfg), cfg.methods, planned_world(cfg)).values():
         for stage in task_plan.stages:
             per_process_config(task_plan.cfg, stage, processes.num_processes)
     with processes.main_process_first():  # the main process builds the embedded world if it is not cached

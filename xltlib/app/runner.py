@@ -164,12 +164,14 @@ def _literal_default(allowed: Mapping, key: str, fallback):
 
 
 def check_run_config(notebook: Path, allowed: Mapping, params: Mapping) -> RunConfig | None:
-    """The notebook's RunConfig (its parameters cell's defaults under `params`) through the whole plan check, so a
-    bad task, method, option or combination is an error before a kernel starts; returned. Defaults that are not
+    """The notebook's RunConfig (its parameters cell's defaults under `params`) through the checks `run_experiment`
+    makes before anything loads (`plan`, then each schedule method's stages: `plan_methods`), so a bad task, method,
+    option, schedule or combination is the same error before a kernel starts; returned. Defaults that are not
     literals are left to the notebook's own check (None)."""
     import dataclasses
 
     from ..core.config import RunConfig
+    from ..run.experiment import plan_methods
     from ..run.plan import plan
 
     fields = {f.name for f in dataclasses.fields(RunConfig)}
@@ -183,10 +185,22 @@ def check_run_config(notebook: Path, allowed: Mapping, params: Mapping) -> RunCo
     values.update({k: v for k, v in params.items() if k in fields})
     try:
         cfg = RunConfig.from_params(values, f"{notebook.name} parameters")
-        plan(cfg)
+        plan_methods(plan(cfg), cfg.methods, planned_world(cfg))
     except ConfigError as e:
-        raise ConfigError(f"{notebook.name}: {e}") from None
+        raise type(e)(f"{notebook.name}: {e}") from None
     return cfg
+
+
+def planned_world(cfg: RunConfig):
+    """The embedded world `cfg` will open, at its cache folder, built or not: what a schedule's check reads of it
+    (its languages and file names) needs no build, so nothing is built or read. None on the real path."""
+    if cfg.world != "embedded":
+        return None
+    from ..world.build import World, world_dir
+    from ..world.presets import PRESETS, with_seed
+
+    preset = with_seed(PRESETS[cfg.world_preset], cfg.world_seed)
+    return World(preset, world_dir(preset))
 
 
 def run_key(notebook: Path, params: Mapping) -> str:

@@ -120,6 +120,10 @@ class RunConfig(TrainArgs):
     max_generalized_samples: int | None = None
     retrieval_layer: int | None = None  # retrieval tasks: hidden layer mean-pooled (None: the one after the middle)
     method_options: dict = field(default_factory=dict)  # {method: {option: value}} over its defaults
+    # A task's own options over its handler's defaults, wherever the task is trained (its own runs, or a stage of a
+    # schedule), e.g. {image_text: {temperature: 0.05, learnable_temperature: false, matching: true}}. Each type's
+    # handler says which it takes (`TaskHandler.options_type`), checked by the plan; keyed only when set.
+    task_options: dict = field(default_factory=dict)  # {task: {option: value}}
     # Robustness evaluation after the ordinary one (xltlib.robust_eval): test-time attacks, e.g.
     # {pgd: {epsilon: 0.1}, synonym: {max_words: 2}}, and smoothed prediction, e.g. {gaussian: {sigma: 0.1}};
     # each adds metrics per test language. Their options are part of the run key.
@@ -239,6 +243,9 @@ def _check_run_values(cfg: RunConfig) -> None:
         for key, value in getattr(cfg, name).items():
             if not isinstance(value, dict) and not (value is None and name != "method_options"):
                 raise ConfigError(f"{name}[{key!r}] must be a mapping, got {value!r}")
+    for key, value in cfg.task_options.items():
+        if not isinstance(value, dict):
+            raise ConfigError(f"task_options.{key} must map option names to values ({{option: value}}), got {value!r}")
     for key, value in cfg.stages.items():
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"stages[{key!r}] must be a list of stages ({{tasks: [...], ...}}), got {value!r}")

@@ -40,7 +40,7 @@ from ..methods.spec import METHODS, WARMUP_OPTION, MethodContext
 from ..robustness.smoothing import evaluate_robustness
 from ..tasks.catalogue import TASKS
 from ..tasks.files import task_langs
-from ..tasks.handlers import TaskData, handler_for
+from ..tasks.handlers import TaskData, handler_for, task_options_key
 from ..tasks.models import InitFrom, load_model, load_tokenizer, resolve_model_path
 from ..tasks.shots import draw_shots, read_zhao_shots
 from .adapters import evaluate_by_group, modifier_context, stage_entry
@@ -154,6 +154,15 @@ def method_plan(task_plan: TaskPlan, method: str, world=None) -> TaskPlan:
     return dataclasses.replace(task_plan, stages=stages)
 
 
+def plan_methods(plans: dict[str, TaskPlan], methods, world=None) -> dict[tuple[str, str], TaskPlan]:
+    """{(task, method): `method_plan`} for every task of `plans` (`xltlib.run.plan.plan`) and method: each schedule
+    method's stages built and checked. `world` is read for its languages and file names only, so a world that is not
+    built yet (`xltlib.world.build.World` at its cache folder) checks the same (`xltlib.app.runner.check_run_config`,
+    before a kernel starts)."""
+    return {(task, method): method_plan(task_plan, method, world) for task, task_plan in plans.items()
+            for method in methods}
+
+
 def method_context(model, spec, world) -> MethodContext:
     handler = handler_for(spec)
     weights = model.get_input_embeddings().weight.detach()
@@ -167,7 +176,8 @@ TRAINING_SPLITS = ("train", "validation")  # the data a training reads (English 
 
 def training_key(cfg: RunConfig, task_plan: TaskPlan, method: str, seed: int, model_path: str, world) -> str:
     """What determines one fine-tuning run's trained model, hashed: its training fields, task, method and resolved
-    options, seed, model, world, training data and stages. Not how it is evaluated, nor the run's other tasks,
+    options, seed, model, world, training data and stages, and the options of the tasks it trains where
+    `task_options` sets them otherwise than their defaults. Not how it is evaluated, nor the run's other tasks,
     methods or seeds, nor where it writes: adding a seed, a language or an attack reuses the trained models."""
     return _hash({**_training_blob(cfg, task_plan, seed, model_path, world), "method": method,
                   "method_options": task_plan.method_options[method]})
@@ -186,6 +196,9 @@ def _training_blob(cfg: RunConfig, task_plan: TaskPlan, seed: int, model_path: s
         blob["stage_data"] = {t: cfg.data_files.get(t) for s in task_plan.stages for t in s.tasks if t != task}
         if any(stage.shots for stage in task_plan.stages):  # the shots leave out the rows the run evaluates
             blob["held_out"] = files.get("test")
+    options = task_options_key(cfg.task_options, {task, *(t for s in task_plan.stages for t in s.tasks)})
+    if options:  # keyed only when set: the runs stored before task_options keep their keys
+        blob["task_options"] = options
     return blob
 
 
@@ -241,7 +254,8 @@ def stage_prefixes(store: Path, task_plan: TaskPlan, method: str, seed: int, mod
     up to the whole schedule (so `X+fs16` starts from X's trained model), but a last few-shot stage (no schedule
     extends it). Keyed by what alone determines those K stages: their records (tasks, split, languages, budget,
     init, sampler, selection, shots), the run's training fields, seed, model, world, the method's init and
-    model modifier (`modifier_key`), and the stage tasks' data files; not the method's name, nor the target task,
+    model modifier (`modifier_key`), and the stage tasks' data files and options (`task_options`, when set); not the
+    method's name, nor the target task,
     unless a stage trains the target or selects its checkpoint on the target's English dev (`selection`: a stage
     of the target's type left at `select_on: target`): then the target and its training files are in the key, and
     the stage is shared only by runs of that target. Schedule methods select an intermediate stage on its own task's
@@ -267,6 +281,9 @@ def stage_prefixes(store: Path, task_plan: TaskPlan, method: str, seed: int, mod
             blob["target_data"] = {split: files[split] for split in TRAINING_SPLITS if split in files} or None
         if any(stage.shots for stage in leading):  # the shots leave out the rows the run evaluates
             blob["held_out"] = files.get("test")
+        options = task_options_key(cfg.task_options, tasks)
+        if options:  # as in `_training_blob`: only when set
+            blob["task_options"] = options
         name = f"{'+'.join(leading[-1].tasks)}-seed{seed}-stages{length}-{_hash(blob)}"
         prefixes.append(StagePrefix(length, stage_dir(store, name)))
     return tuple(prefixes)
@@ -431,8 +448,7 @@ def run_experiment(cfg: RunConfig, run_dir: str | Path, world=None) -> pd.DataFr
     in several processes (`xltlib.app.distributed`), every process trains and the main one evaluates, writes and
     returns the records; the others return None."""
     plans = plan(cfg)  # every name and option checked before anything loads
-    method_plans = {(task, method): method_plan(task_plan, method, world)
-                    for task, task_plan in plans.items() for method in cfg.methods}
+    method_plans = plan_methods(plans, cfg.methods, world)
     if cfg.world == "embedded" and world is None:
         raise ConfigError("world 'embedded' needs the built world: pass world=xltlib.app.notebook.load_world(cfg)")
     quiet_libraries()

@@ -1,5 +1,6 @@
 """The checks of a run that need registries, in one step before any data or model loads: every task, method,
-attack, smoothing and stage named is known; every option resolves and is in range; every method and attack is
+attack, smoothing and stage named is known; every option resolves and is in range (a task's own `task_options`
+too, against its handler's); every method and attack is
 defined for every task it would run on (refused naming both otherwise); GPU-only training options have a GPU; the model name is one `from_pretrained`
 can take; `data_files` name only tasks the run reads; the tracker `report_to` names is installed. `RunConfig`
 itself checks only types and ranges (it sits below the registries).
@@ -49,10 +50,15 @@ def plan(cfg: RunConfig) -> dict[str, TaskPlan]:
         _known(registry, getattr(cfg, field), field)
     check_model_name(cfg.model_name_or_path, cfg.world)
     _check_tracker(cfg.report_to)
+    for task in cfg.task_options:  # each entry's options checked against its task's handler
+        if task not in TASKS:
+            raise UnknownNameError(f"task_options.{task}: unknown task {task!r}; known tasks: "
+                                   f"{', '.join(TASKS.names())}")
+        handler_for(TASKS[task], cfg.task_options)
     out = {}
     for task in cfg.tasks:
         spec = TASKS[task]
-        handler = handler_for(spec)
+        handler = handler_for(spec, cfg.task_options)
         task_cfg = cfg.for_task(task)
         where = f"task_overrides[{task!r}]: " if task in cfg.task_overrides else ""
         try:
@@ -95,8 +101,8 @@ def plan(cfg: RunConfig) -> dict[str, TaskPlan]:
 
 
 def _check_data_files_used(cfg: RunConfig, plans: dict[str, TaskPlan]) -> None:
-    """A `data_files` entry for a task the run neither evaluates nor trains a stage on would be ignored without a
-    word (a misplaced or forgotten entry): refused, naming it."""
+    """A `data_files` or `task_options` entry for a task the run neither evaluates nor trains a stage on would be
+    ignored without a word (a misplaced or forgotten entry): refused, naming it."""
     read = set(cfg.tasks) | {name for p in plans.values() for stage in p.stages for name in stage.tasks}
     read |= {name for m in cfg.methods if METHODS[m].schedule is not None  # a schedule method's intermediate tasks
              for name in METHODS[m].schedule.intermediate_tasks()}
@@ -105,6 +111,11 @@ def _check_data_files_used(cfg: RunConfig, plans: dict[str, TaskPlan]) -> None:
             raise ConfigError(f"data_files[{task!r}]: task {task!r} is not in this run (tasks: {', '.join(cfg.tasks)}"
                               "; nor a stage of one), so these files would never be read; add the task to `tasks` "
                               "or remove its data_files entry")
+    for task in cfg.task_options:
+        if task not in read:
+            raise ConfigError(f"task_options.{task}: task {task!r} is not in this run (tasks: {', '.join(cfg.tasks)}"
+                              f"; nor a stage of one, e.g. seq:{task}), so these options would never be used; add "
+                              "the task or remove its task_options entry")
 
 
 # report_to -> the package its accelerate tracker imports (TensorBoard's writer is torch.utils.tensorboard's).

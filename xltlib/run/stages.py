@@ -161,7 +161,7 @@ def dev_scorer(stage: Stage, model, inputs: StageInputs, cfg):
     else:
         spec = TASKS[stage.tasks[0]]
         data = inputs.stage_data[spec.name]
-    handler = handler_for(spec)
+    handler = handler_for(spec, cfg.task_options)
     score = handler.dev_scorer(spec, data, inputs.tokenizer, cfg, handler.max_length(_head(model, spec.name), cfg))
     return lambda m: score(_head(m, spec.name))
 
@@ -179,7 +179,7 @@ def train_stage(stage: Stage, index: int, model, inputs: StageInputs, cfg, work_
     desc = f"{'+'.join(stage.tasks)} {inputs.method} seed {inputs.seed}"
     if not stage.multi_task:
         spec = specs[0]
-        handler = handler_for(spec)
+        handler = handler_for(spec, cfg.task_options)  # the task's own options, as a stage of any schedule
         trainable = handler.trainable(model)
         collate = handler.collate(spec, inputs.tokenizer, cfg, handler.max_length(model, cfg))
         return train(trainable, handler.training_examples(data[spec.name]), collate, cfg, seed=inputs.seed,
@@ -188,7 +188,7 @@ def train_stage(stage: Stage, index: int, model, inputs: StageInputs, cfg, work_
                      prefixes=inputs.warmup_prefixes if index == 0 else ())
     examples, collates, sizes = [], {}, {}
     for spec in specs:
-        handler = handler_for(spec)
+        handler = handler_for(spec, cfg.task_options)
         rows = handler.training_examples(data[spec.name])
         examples += tagged(spec.name, rows)
         sizes[spec.name] = len(rows)

@@ -7,9 +7,11 @@ attack that is not is refused when the run is planned, naming the method and the
 from __future__ import annotations
 
 import abc
+import dataclasses
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 import numpy as np
 import torch
@@ -147,6 +149,15 @@ class TaskHandler(abc.ABC):
     # (span QA's answer offsets); None: each text field is substituted in place.
     substitute = None
 
+    # The options a task of this type takes (a run's `task_options: {task: {option: value}}`), as a frozen dataclass:
+    # its fields' names, types and defaults are what is accepted, its `__post_init__` checks ranges
+    # (`resolve_task_options`). None: the type takes none.
+    options_type = None
+
+    def with_options(self, options) -> "TaskHandler":
+        """This type's handler for a task run with `options` (an `options_type`, resolved)."""
+        return self
+
     # -- data ----------------------------------------------------------------------------------------------
     @abc.abstractmethod
     def validate(self, spec: TaskSpec, ds, where: str, lang: str):
@@ -281,6 +292,58 @@ class ScoredHandler(TaskHandler):
 
 
 HANDLERS: Registry[TaskHandler] = Registry("task type")
+
+
+# -- task options ------------------------------------------------------------------------------------------
+
+_KINDS = {bool: "true or false", int: "an integer", float: "a number", str: "a string"}
+
+
+def _of_kind(value, hint) -> bool:
+    if hint is bool or isinstance(value, bool):  # YAML's true is no number, and 1 is no switch
+        return hint is bool and isinstance(value, bool)
+    return isinstance(value, (int, float)) if hint is float else isinstance(value, hint)
+
+
+def accepted_options(handler: TaskHandler) -> str:
+    """`name (kind, default value)` for each option `handler`'s type takes, for messages; "none" without any."""
+    if handler.options_type is None:
+        return "none"
+    hints = typing.get_type_hints(handler.options_type)
+    return ", ".join(f"{f.name} ({_KINDS.get(hints[f.name], hints[f.name])}, default {f.default!r})"
+                     for f in dataclasses.fields(handler.options_type))
+
+
+def resolve_task_options(handler: TaskHandler, task: str, requested: Mapping):
+    """`requested` (a run's `task_options[task]`) over the defaults of `handler`'s `options_type`, built and so
+    checked; an option the type does not take, a value of the wrong kind or out of range is a ConfigError naming
+    `task_options.<task>.<option>` and what is accepted. An options type's own checks raise ConfigErrors that start
+    with the option's name (`temperature: must be in ...`)."""
+    where = f"task_options.{task}"
+    if handler.options_type is None:
+        takes = sorted(t for t in HANDLERS.names() if HANDLERS[t].options_type is not None)
+        raise ConfigError(f"{where}: task {task!r} ({handler.name}) takes no options; task types with options: "
+                          f"{', '.join(takes) or 'none'}")
+    hints = typing.get_type_hints(handler.options_type)
+    for name, value in requested.items():
+        if name not in hints:
+            raise ConfigError(f"{where}.{name}: unknown option of task {task!r} ({handler.name}); it takes: "
+                              f"{accepted_options(handler)}")
+        if not _of_kind(value, hints[name]):
+            raise ConfigError(f"{where}.{name}: must be {_KINDS.get(hints[name], hints[name])}, got {value!r}; "
+                              f"{task!r} takes: {accepted_options(handler)}")
+    try:
+        return handler.options_type(**{name: float(value) if hints[name] is float else value
+                                       for name, value in requested.items()})
+    except ConfigError as e:
+        raise ConfigError(f"{where}.{e}") from None
+
+
+def changed_options(options) -> dict:
+    """The fields of an options dataclass that differ from their defaults (a run's key holds these only, so a task
+    run with its defaults, spelled out or not, keys as one run without options)."""
+    return {f.name: getattr(options, f.name) for f in dataclasses.fields(options)
+            if getattr(options, f.name) != f.default}
 
 
 def accuracy_of(predictions, labels) -> float:

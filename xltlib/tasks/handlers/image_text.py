@@ -55,11 +55,17 @@ class ImageTextOptions:
     matching: bool = False
     matching_weight: float = 1.0
 
-    def __post_init__(self):
-        if not (isinstance(self.projection_dim, int) and self.projection_dim > 0):
-            raise ConfigError(f"image_text: projection_dim must be a positive integer, got {self.projection_dim!r}")
-        if not (isinstance(self.temperature, (int, float)) and 1.0 / 100.0 <= self.temperature <= 1.0):
-            raise ConfigError(f"image_text: temperature must be in [0.01, 1], got {self.temperature!r}")
+    def __post_init__(self):  # each message starts with the option's name (`base.resolve_task_options`)
+        if isinstance(self.projection_dim, bool) or not (isinstance(self.projection_dim, int)
+                                                         and self.projection_dim > 0):
+            raise ConfigError(f"projection_dim: must be a positive integer, got {self.projection_dim!r}")
+        if isinstance(self.temperature, bool) or not (isinstance(self.temperature, (int, float))
+                                                      and 1.0 / 100.0 <= self.temperature <= 1.0):
+            # CLIP clamps its learned logit scale at 100, so a temperature under 0.01 could not be kept
+            raise ConfigError(f"temperature: must be in [0.01, 1], got {self.temperature!r}")
+        if isinstance(self.matching_weight, bool) or not (isinstance(self.matching_weight, (int, float))
+                                                          and 0 <= self.matching_weight < math.inf):
+            raise ConfigError(f"matching_weight: must be a number >= 0, got {self.matching_weight!r}")
 
 
 # -- rows ------------------------------------------------------------------------------------------------
@@ -279,9 +285,13 @@ class ImageText(TaskHandler):
     supports = frozenset({"embeddings"})  # noise or PGD on the caption's input embeddings while training
     wraps_for_training = True
     in_batch_loss = True
+    options_type = ImageTextOptions  # a run's task_options: {image_text: {temperature: 0.05, ...}}
 
     def __init__(self, options: ImageTextOptions = ImageTextOptions(), cache_dir=None):
         self.options, self.cache_dir = options, cache_dir
+
+    def with_options(self, options: ImageTextOptions) -> "ImageText":
+        return ImageText(options, self.cache_dir)
 
     def validate(self, spec, ds, where, lang):
         return validate_captions(spec, ds, where, lang)
