@@ -100,3 +100,19 @@ def test_distributed_refuses_a_schedule_stage_that_several_processes_cannot_spli
     assert distributed.main(["sched", "-p", "methods", "[seq:image_text]"]) == 2
     assert "image_text's loss uses the whole batch (in-batch negatives)" in one_line_error(capsys)
     assert nothing_written(project, tmp_path)
+
+
+@pytest.mark.parametrize("methods, eval_langs, fragment", BAD_SCHEDULES[:3])
+def test_a_notebook_run_directly_refuses_a_bad_schedule_before_the_world_is_built(
+        project, tmp_path, methods, eval_langs, fragment):
+    """A notebook opened in Jupyter (not through `xlt run`) checks in `setup`: the same error, nothing built."""
+    import yaml
+
+    from xltlib.app.notebook import setup
+
+    namespace = {"world_preset": "tiny", "tasks": ["xnli"], "methods": yaml.safe_load(methods),
+                 "eval_langs": yaml.safe_load(eval_langs)}
+    with pytest.raises(ConfigError) as info:
+        setup(namespace, "sched")
+    assert str(info.value) == experiment_error(methods, eval_langs) and fragment in str(info.value)
+    assert nothing_written(project, tmp_path)

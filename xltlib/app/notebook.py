@@ -46,7 +46,11 @@ def load_world(cfg: RunConfig, progress: ProgressLog | None = None):
 
 def setup(namespace: dict, notebook: str) -> Session:
     cfg = RunConfig.from_namespace(namespace)
-    plan(cfg)
+    from ..run.experiment import plan_methods
+    from .runner import planned_world
+
+    # run_experiment's own checks (schedule methods' stages too), before the world is built or anything loads
+    plan_methods(plan(cfg), cfg.methods, planned_world(cfg))
     output_dir = namespace.get("output_dir")
     if output_dir in (None, "") and uses_defaults(namespace, notebook):
         finished = finished_default_run(notebook)
