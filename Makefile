@@ -59,6 +59,7 @@ bench: setup
 	$(PY) benchmarks/run_store.py
 	$(PY) benchmarks/warmup_sharing.py
 	$(PY) benchmarks/evaluation.py
+	$(PY) benchmarks/power_budget.py
 	$(PY) benchmarks/batched_seeds.py
 	$(PY) benchmarks/hf_trainer.py
 	$(PY) benchmarks/gpu_throughput.py
