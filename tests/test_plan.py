@@ -254,7 +254,7 @@ VALID = {
 
 
 @pytest.mark.parametrize("params", VALID.values(), ids=VALID.keys())
-def test_valid_notebook_like_configs_plan(nothing_loads, monkeypatch, params):
+def test_valid_notebook_like_configs_plan(nothing_loads, monkeypatch, tmp_path, params):
     import xltlib.world.build as build
 
     cfg = RunConfig(**params)
@@ -271,8 +271,9 @@ def test_valid_notebook_like_configs_plan(nothing_loads, monkeypatch, params):
         for name, options in expected_attacks.items():  # resolved: the defaults filled in, the given ones kept
             assert options.items() <= task_plan.attacks[name].items()
     monkeypatch.setattr(build, "get_world", lambda preset: f"the {preset.name} world")  # a stand-in: nothing is built
-    session = setup(dict(params), "test_plan")  # the notebooks' setup plans it too, then opens the world
-    assert session.cfg == cfg and session.world == "the default world"
+    # the notebooks' setup plans it too, then opens the world (writing under tmp_path, not the project's outputs/)
+    session = setup({**params, "output_dir": str(tmp_path / "run")}, "test_plan")
+    assert session.cfg == cfg.replace(output_dir=str(tmp_path / "run")) and session.world == "the default world"
 
 
 def test_the_plan_resolves_options_and_appends_the_target_stage(nothing_loads):
@@ -294,13 +295,14 @@ def test_the_guard_catches_a_run_that_gets_past_the_plan(nothing_loads, tmp_path
         experiment.run_experiment(cfg, tmp_path / "run", world=None)
 
 
-def test_world_seed_names_its_own_world(nothing_loads, monkeypatch):
+def test_world_seed_names_its_own_world(nothing_loads, monkeypatch, tmp_path):
     """`world_seed` builds the preset from another generator seed, cached apart from the preset's own world."""
     import xltlib.world.build as build
 
     monkeypatch.setattr(build, "get_world", lambda preset: preset)  # a stand-in: nothing is built
-    own = setup({"world_preset": "tiny"}, "test_plan").world
-    seeded = setup({"world_preset": "tiny", "world_seed": 2}, "test_plan").world
+    run = str(tmp_path / "run")  # the session's folder, not the project's outputs/
+    own = setup({"world_preset": "tiny", "output_dir": run}, "test_plan").world
+    seeded = setup({"world_preset": "tiny", "world_seed": 2, "output_dir": run}, "test_plan").world
     assert (own.name, own.seed) == ("tiny", 0) and (seeded.name, seeded.seed) == ("tiny-seed2", 2)
     assert build.world_dir(own) != build.world_dir(seeded)
     with pytest.raises(ConfigError, match="world_seed must be a non-negative integer"):
