@@ -151,6 +151,12 @@ def method_plan(task_plan: TaskPlan, method: str, world=None) -> TaskPlan:
                                strict="eval_langs" in cfg.task_overrides.get(task, {}))
         shot_langs = tuple(lang for lang in evaluated if lang != spec.src_lang)
     stages = schedule_stages(schedule, task, task_plan.method_options[method], mix_langs=mix, shot_langs=shot_langs)
+    # Each stage task the world generates or has its files given: refused here, before any world is built, if not.
+    for name in dict.fromkeys(t for stage in stages for t in stage.tasks if t != task):
+        try:
+            task_data_files(cfg, name, world)
+        except ConfigError as e:
+            raise ConfigError(f"method {method!r}: {e}") from None
     return dataclasses.replace(task_plan, stages=stages)
 
 
