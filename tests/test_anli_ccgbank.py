@@ -1,10 +1,12 @@
 """ANLI+ (ANLI's three rounds + MNLI + SNLI in one NLI task) read through the hub-loading path from a local copy of
-each hub repository in its real layout and schema."""
+each hub repository in its real layout and schema; CCGbank's AUTO files read by path, with the tag inventory of the
+training sections under the tagging head."""
 import datasets
 import pytest
 
 from xltlib.core.config import RunConfig
 from xltlib.core.errors import ConfigError, DataError
+from xltlib.tasks import ccgbank
 from xltlib.tasks.catalogue import TASKS
 from xltlib.tasks.files import source_rows
 from xltlib.tasks.handlers import handler_for
@@ -134,3 +136,119 @@ def test_an_embedded_world_run_of_seq_anli_plus_is_refused_naming_the_world_task
     assert "\n" not in message and message.startswith(
         "method 'seq:anli_plus': task 'anli_plus': the embedded world does not generate it (it generates xnli, ")
     assert "mnli" in message and "give its files in data_files" in message
+
+
+# -- CCGbank ----------------------------------------------------------------------------------------------
+# Derivations written for these tests in CCGbank's AUTO format (compared with the public sample of wsj_0001 in
+# lambeq's CCGbank parser tests): an ID line, then one tree a line, leaves (<L CAT POS POS WORD PRED_ARG_CAT>).
+SAW = ("(<T S[dcl] 0 2> (<T S[dcl] 1 2> (<T NP 0 1> (<L N NNP NNP John N>) ) (<T S[dcl]\\NP 0 2> "
+       "(<L (S[dcl]\\NP)/NP VBD VBD saw (S[dcl]\\NP_1)/NP_2>) (<T NP 0 1> (<L N NNP NNP Mary N>) ) ) ) "
+       "(<L . . . . .>) )")
+MET = ("(<T S[dcl] 0 2> (<T S[dcl] 1 2> (<T NP 1 2> (<L NP[nb]/N DT DT The NP[nb]_1/N_1>) (<L N NN NN board N>) ) "
+       "(<L S[dcl]\\NP VBD VBD met S[dcl]\\NP_5>) ) (<L . . . . .>) )")
+FELL = ("(<T S[dcl] 0 2> (<T S[dcl] 1 2> (<T NP 0 1> (<T N 1 2> (<L N/N JJ JJ Old N_3/N_3>) "
+        "(<L N NNS NNS prices N>) ) ) (<T S[dcl]\\NP 0 2> (<L S[dcl]\\NP VBD VBD fell S[dcl]\\NP_7>) "
+        "(<L (S\\NP)\\(S\\NP) RB RB sharply (S_9\\NP_8)_9\\(S_9\\NP_8)_9>) ) ) (<L . . . . .>) )")
+RAN = ("(<T S[dcl] 0 2> (<T S[dcl] 1 2> (<T NP 0 1> (<T N 0 2> (<L N NNS NNS Cats N>) (<T N[conj] 1 2> "
+       "(<L conj CC CC and conj>) (<L N NNS NNS dogs N>) ) ) ) (<L S[dcl]\\NP VBP VBP run S[dcl]\\NP_4>) ) "
+       "(<L . . . . .>) )")  # `conj` only here: seen once, a rare tag
+
+
+def _auto(path, sentences) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f"ID={sid} PARSER=GOLD NUMPARSE=1\n{tree}\n" for sid, tree in sentences))
+
+
+@pytest.fixture
+def ccgbank_root(tmp_path):
+    """data/AUTO with the standard split's sections: 02-21 three sentences each (02 a fourth, with `conj`), 00 and
+    23 for dev and test, 22 (in no split here)."""
+    root = tmp_path / "ccgbank" / "data" / "AUTO"
+    for n in range(2, 22):
+        s = f"{n:02d}"
+        _auto(root / s / f"wsj_{s}01.auto", [(f"wsj_{s}01.{i}", t) for i, t in enumerate((SAW, MET, FELL), 1)]
+              + ([(f"wsj_{s}01.4", RAN)] if s == "02" else []))
+    _auto(root / "00" / "wsj_0001.auto", [("wsj_0001.1", RAN), ("wsj_0001.2", SAW)])
+    _auto(root / "22" / "wsj_2201.auto", [("wsj_2201.1", MET)])
+    _auto(root / "23" / "wsj_2301.auto", [("wsj_2301.1", FELL)])
+    return root
+
+
+def test_an_auto_file_gives_each_sentence_its_words_and_supertags(ccgbank_root):
+    rows = ccgbank.read_auto(ccgbank_root / "00" / "wsj_0001.auto", "train").to_list()
+    assert rows[1] == {"id": "wsj_0001.2", "tokens": ["John", "saw", "Mary", "."],
+                       "ccg_tags": ["N", "(S[dcl]\\NP)/NP", "N", "."]}
+    assert rows[0]["tokens"] == ["Cats", "and", "dogs", "run", "."] and rows[0]["ccg_tags"][1] == "conj"
+
+
+def test_the_auto_folder_gives_each_split_its_standard_sections(ccgbank_root):
+    train = ccgbank.read_auto(ccgbank_root, "train")["id"]
+    assert len(train) == 20 * 3 + 1 and {i[4:6] for i in train} == {f"{n:02d}" for n in range(2, 22)}
+    assert ccgbank.read_auto(ccgbank_root, "validation")["id"] == ["wsj_0001.1", "wsj_0001.2"]
+    assert ccgbank.read_auto(ccgbank_root, "test")["id"] == ["wsj_2301.1"]
+    assert len(ccgbank.read_auto(ccgbank_root / "22", "train")) == 1  # a section folder is read whole
+    (ccgbank_root / "23" / "wsj_2301.auto").unlink()
+    (ccgbank_root / "23").rmdir()
+    with pytest.raises(DataError, match=r"AUTO folder without section\(s\) 23, which the standard test split"):
+        ccgbank.read_auto(ccgbank_root, "test")
+
+
+def test_the_inventory_keeps_frequent_categories_most_frequent_first_and_one_unknown_tag(ccgbank_root):
+    inventory = ccgbank.tag_inventory(ccgbank_root)  # MIN_TAG_COUNT = 10: everything but `conj` (seen once)
+    assert inventory[:3] == ("N", ".", "S[dcl]\\NP") and inventory[-1] == ccgbank.UNKNOWN_TAG
+    assert "conj" not in inventory and len(inventory) == 7 + 1
+    assert ccgbank.tag_inventory(ccgbank_root, min_count=42) == ("N", ".", ccgbank.UNKNOWN_TAG)  # seen 82, 61, 41 times
+
+
+def test_ccg_on_auto_files_is_tagged_on_the_training_inventory(ccgbank_root):
+    spec, handler = TASKS["ccg"], handler_for(TASKS["ccg"])
+    files = {split: {"en": str(ccgbank_root)} for split in ("train", "validation", "test")}
+    real = handler.spec_for(spec, files)
+    assert real.labels == ccgbank.tag_inventory(ccgbank_root) and real.unknown_label == ccgbank.UNKNOWN_TAG
+    dev = handler.load_split(real, "validation", "en", files, None)
+    assert [real.labels[t] for t in dev[0]["tags"]] == ["N", ccgbank.UNKNOWN_TAG, "N", "S[dcl]\\NP", "."]
+    assert len(handler.load_split(real, "train", "en", files, None)) == 61
+    # JSON lines, as the embedded world writes them, keep the world's fixed inventory
+    assert handler.spec_for(spec, {"train": {"en": "ccg-train.jsonl"}}) is spec
+    with pytest.raises(DataError, match=r"row 1: tag 1 \('Cats'\) is 'N', not a ccg tag; allowed: DET/subj"):
+        handler.load_split(spec, "validation", "en", files, None)  # CCGbank's tags against the world's inventory
+
+
+@pytest.mark.parametrize("line, problem", [
+    ("(<T S[dcl] 0 2> (<L N NNP John N>) (<L . . . . .>) )", r"leaf '\(<L N NNP John N>\)' has 4 fields"),
+    ("(<T S[dcl] 0 2> (<L N NNP NNP John N>) (<L . . . . .>)", r"1 node\(s\) left open"),
+    ("(<L N NNP NNP John N>) )", r"unbalanced '\)' at character 24"),
+    ("(<T S[dcl] 0 2> John )", r"unexpected text at character 17: 'John \)'"),
+    ("John saw Mary .", r"neither an ID= line nor a derivation"),
+])
+def test_a_malformed_auto_line_names_the_file_and_line(tmp_path, line, problem):
+    path = tmp_path / "wsj_0101.auto"
+    path.write_text(f"ID=wsj_0101.1 PARSER=GOLD NUMPARSE=1\n{SAW}\nID=wsj_0101.2 PARSER=GOLD NUMPARSE=1\n{line}\n")
+    with pytest.raises(DataError, match=rf"^{path}: line 4: .*{problem}") as error:
+        ccgbank.read_auto(path, "train")
+    assert "\n" not in str(error.value)
+
+
+def test_seq_ccg_on_the_real_path_builds_its_head_on_the_auto_inventory(ccgbank_root, tiny_model_dir, xnli_files,
+                                                                        tmp_path, monkeypatch):
+    import xltlib.run.stages as stages
+    from xltlib.run.experiment import run_experiment
+
+    heads = []
+    load_model = stages.load_model
+
+    def spy(path, spec, *args, **kwargs):
+        model = load_model(path, spec, *args, **kwargs)
+        heads.append((spec.name, model.config.num_labels))
+        return model
+
+    monkeypatch.setattr(stages, "load_model", spy)
+    files = {split: {"en": str(ccgbank_root)} for split in ("train", "validation")}
+    cfg = RunConfig(world="real", tasks=["xnli"], model_name_or_path=str(tiny_model_dir), methods=["seq:ccg"],
+                    seeds=[1], eval_langs=["en"], data_files={"xnli": xnli_files, "ccg": files},
+                    num_train_epochs=1.0, per_device_train_batch_size=8, per_device_eval_batch_size=8,
+                    learning_rate=1e-3, generalized=False)
+    records = run_experiment(cfg, tmp_path / "run")
+    assert heads == [("ccg", len(ccgbank.tag_inventory(ccgbank_root)))]
+    test = records[(records.split == "test") & (records.method == "seq:ccg")]
+    assert list(test.lang) == ["en"] and test.value.between(0, 1).all()

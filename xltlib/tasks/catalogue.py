@@ -277,18 +277,24 @@ _intermediate("commonsenseqa", "multiple_choice", "tau/commonsense_qa", "default
 _intermediate("sst2", "pair_classification", "nyu-mll/glue", "sst2", "validation", ("sentence",),
               ("negative", "positive"), what="SST-2 (Socher et al., EMNLP 2013), GLUE's binary sentiment")
 
-# CCG supertags: a word's class and the role of its phrase, the embedded world's supertagging-like task
-# (xltlib.world.tasks.intermediate.supertags). The tag set is this fixed inventory, which the tagging head is built
-# on. CCGbank (LDC2005T13) is licensed and not on the hub: its files are given by path, as JSON lines
-# {"tokens": [...], "ccg_tags": [...]} (one sentence a line; tags by name), and read against this inventory, so
-# CCGbank's own categories need their inventory listed here first (a tag outside it is refused by name). Scored with
-# seqeval as UD-POS is (the tagging handler's one metric); jiant reports CCG's token accuracy.
+# CCG supertags. CCGbank (LDC2005T13) is licensed and not on the hub: its files are given by path. The real path
+# reads its AUTO files (xltlib.tasks.ccgbank): one .auto file, a folder of them, or the data/AUTO folder itself, of
+# which each split reads the standard sections (train 02-21, validation 00, test 23: Hockenmaier & Steedman 2007,
+# Clark & Curran 2007). Its tag set is then the inventory of the training files: the categories seen at least 10
+# times (425 on 02-21), every other one tagged `<unk>`, and the head is built on it (handlers/tagging.py,
+# `spec_for`). jiant's own preparation (scripts/ccg/ccg_proc.py and ccg_to_num.py, read for this entry) differs:
+# sections 00-18 train, 19-21 dev, 22-24 test, and every category of the three sets numbered, 1,363 tags
+# (jiant/tasks/lib/ccg.py), no cut-off. The embedded world's supertagging-like task
+# (xltlib.world.tasks.intermediate.supertags: a word's class and the role of its phrase) keeps this fixed inventory,
+# CCG_TAGS, in JSON lines {"tokens": [...], "ccg_tags": [...]} (one sentence a line; tags by name), a tag outside
+# it refused by name. Scored with seqeval as UD-POS is (the tagging handler's one metric); jiant reports CCG's
+# token accuracy.
 CCG_TAGS = tuple(f"{c}/{r}" for r in ("subj", "obj") for c in ("DET", "NUM", "ADJ", "N", "NAME")) + (
     "DET/place", "N/place", "V", "P", "CASE/subj", "CASE/obj", "ADV")
 TASKS.register("ccg", TaskSpec(
     name="ccg", type="tagging", group=None, metric="seqeval", langs=("en",), train=NO_HUB, dev=NO_HUB, test=NO_HUB,
     text_fields=("tokens",), label_field="ccg_tags", labels=CCG_TAGS,
-    description="CCG supertagging (Hockenmaier & Steedman 2007's CCGbank; local files by path): English "
+    description="CCG supertagging (Hockenmaier & Steedman 2007's CCGbank; its AUTO files by path): English "
                 "intermediate task (Phang et al., 2020)"))
 
 # Image-text alignment (research question 5): English captions and a frozen image encoder's features, an intermediate

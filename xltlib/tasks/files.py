@@ -1,7 +1,8 @@
 """Reading a task's splits through Hugging Face `datasets`, the steps every task type shares: a local file in the
 hub's schema (JSON lines, CSV, TSV, parquet) or the hub itself, the first N rows kept, then checked by the task's
-handler. Errors name the file (or hub id), the 1-based row and the `data_files` key that set the path, so a bad
-data file is fixed from the message alone. SQuAD's nested JSON layout is read here too (several handlers use it),
+handler; a split made of several hub splits (`HubUnion`: ANLI+) is read source by source and concatenated. Errors
+name the file (or hub id), the 1-based row and the `data_files` key that set the path, so a bad data file is fixed
+from the message alone. SQuAD's nested JSON layout is read here too (several handlers use it),
 and so are translate-train TSVs by position (`translated_tsv`: XTREME's translated MNLI, XNLI-MT's train files).
 """
 from __future__ import annotations
@@ -50,7 +51,8 @@ def load_split(spec: TaskSpec, split: str, lang: str, data_files: Mapping[str, M
         raise ConfigError(f"max_samples must be a positive integer or None, got {max_samples!r}")
     path = local_path(spec, split, lang, data_files)
     if path is not None:
-        own = read_local(path) if read_local is not None and path.is_file() else None
+        # A folder may be a layout of the handler's own (CCGbank's AUTO sections).
+        own = read_local(path) if read_local is not None and (path.is_file() or path.is_dir()) else None
         if own is None and split == "train" and lang != spec.src_lang and path.suffix.lower() == ".tsv":
             own = translated_tsv(spec, path)
         ds, where = (own if own is not None else _load_local(spec, split, lang, path)), str(path)

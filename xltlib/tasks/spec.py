@@ -50,6 +50,9 @@ class TaskSpec:
     submission_format: str = ""  # file layout of its predictions (xltlib.tasks.submission.FORMATS)
     src_lang: str = "en"
     description: str = ""
+    # A tag outside `labels` becomes this label instead of an error (CCGbank's rare supertags, when the inventory is
+    # built from the training files: `xltlib.tasks.ccgbank`); empty: refused by name.
+    unknown_label: str = ""
     # Catalogue tasks whose training data this task's holds (ANLI+ holds MNLI's): `multi:all` leaves this one out
     # rather than train that data twice (`xltlib.methods.schedules.intermediate_tasks`).
     includes: tuple[str, ...] = ()
