@@ -252,3 +252,17 @@ def test_seq_ccg_on_the_real_path_builds_its_head_on_the_auto_inventory(ccgbank_
     assert heads == [("ccg", len(ccgbank.tag_inventory(ccgbank_root)))]
     test = records[(records.split == "test") & (records.method == "seq:ccg")]
     assert list(test.lang) == ["en"] and test.value.between(0, 1).all()
+
+
+def test_an_encoder_moves_between_token_and_sentence_heads_with_the_pooler_dropped_or_started_fresh(tiny_model_dir):
+    import torch
+
+    from xltlib.tasks.models import InitFrom, fresh_head_model, load_model
+
+    nli = load_model(str(tiny_model_dir), TASKS["mnli"], InitFrom.PRETRAINED_ENCODER, seed=0)  # BERT with a pooler
+    tagger = fresh_head_model(nli, TASKS["ccg"], seed=0)  # token classification: no pooler
+    back = fresh_head_model(tagger, TASKS["xnli"], seed=0)  # a pooler again, seeded
+    assert tagger.bert.pooler is None and back.bert.pooler is not None
+    for model in (tagger, back):
+        assert torch.equal(model.bert.embeddings.word_embeddings.weight, nli.bert.embeddings.word_embeddings.weight)
+    assert tagger.config.num_labels == len(TASKS["ccg"].labels) and back.config.num_labels == 3
