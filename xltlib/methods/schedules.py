@@ -98,10 +98,13 @@ def looks_like_schedule(name) -> bool:
 
 def intermediate_tasks() -> tuple[str, ...]:
     """`multi:all`'s tasks: the catalogue's tasks in no benchmark group whose type is fine-tuned and can be a head of
-    a multi-task stage (not `image_text`, which trains projections around the encoder), in catalogue order."""
-    return tuple(name for name, spec in TASKS.items()
-                 if spec.group is None and spec.type in HANDLERS and handler_for(spec).fine_tuned
-                 and not handler_for(spec).wraps_for_training)
+    a multi-task stage (not `image_text`, which trains projections around the encoder), in catalogue order; a task
+    whose training data holds another of them (`anli_plus` holds `mnli`'s: TaskSpec.includes) is left out, so no data
+    is trained twice (name it to train it: `multi:anli_plus+squad`)."""
+    tasks = tuple(name for name, spec in TASKS.items()
+                  if spec.group is None and spec.type in HANDLERS and handler_for(spec).fine_tuned
+                  and not handler_for(spec).wraps_for_training)
+    return tuple(name for name in tasks if not set(TASKS[name].includes) & set(tasks))
 
 
 def parse_schedule_name(name: str) -> ScheduleName:

@@ -20,7 +20,6 @@ from ..methods.adapters import (LANGUAGE_ADAPTER_OPTIONS, ModifierContext, add_a
                                 save_adapter, train_only)
 from ..methods.adapters.modifiers import adapter_names
 from ..methods.schedules import ADAPTER_OPTION
-from ..tasks.catalogue import TASKS
 from ..tasks.models import InitFrom, load_model
 from .loop import process_state, train
 from .stages import start_model
@@ -153,7 +152,7 @@ def stage_entry(method_spec, options: dict, context: ModifierContext, inputs) ->
         if stage.init is not InitFrom.PREVIOUS_ENCODER:
             model = start_model(stage, index, previous, inputs)
             return model if stage.init is InitFrom.PREVIOUS else method_spec.modifier.apply(model, options, context)
-        fresh = load_model(inputs.model_path, TASKS[stage.tasks[0]], InitFrom.PRETRAINED_ENCODER, inputs.seed,
+        fresh = load_model(inputs.model_path, inputs.spec_of(stage.tasks[0]), InitFrom.PRETRAINED_ENCODER, inputs.seed,
                            inputs.pooling)
         return method_spec.modifier.enter_stage(previous, fresh, options, context, stack=stacks(options))
     return enter

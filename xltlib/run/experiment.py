@@ -71,17 +71,18 @@ def load_task_data(cfg: RunConfig, task: str, world=None, strict_langs: bool = F
 
     `cfg.eval_langs` languages the task does not have are skipped with a warning (one list serves every task of a
     run), or refused when `strict_langs` (the task was given its own list in `task_overrides`)."""
-    spec = TASKS[task]
+    files, handler = task_data_files(cfg, task, world), handler_for(TASKS[task])
+    spec = handler.spec_for(TASKS[task], files)  # labels from the files, where the type takes them (CCGbank)
     langs = task_langs(spec, world.langs_for(task) if world else None, cfg.eval_langs, strict=strict_langs)
-    return handler_for(spec).load(cfg, spec, task_data_files(cfg, task, world), langs)
+    return handler.load(cfg, spec, files, langs)
 
 
 def load_stage_data(cfg: RunConfig, task: str, split: str, langs: tuple[str, ...], world=None,
                     with_dev: bool = False) -> TaskData:
     """A stage task's training rows: `split` in `langs` (default its source language), and its English dev when
     the stage selects on it."""
-    spec, handler = TASKS[task], handler_for(TASKS[task])
-    files = task_data_files(cfg, task, world)
+    handler, files = handler_for(TASKS[task]), task_data_files(cfg, task, world)
+    spec = handler.spec_for(TASKS[task], files)
     rows = [row for lang in (langs or (spec.src_lang,))
             for row in handler.load_split(spec, split, lang, files, cfg.max_train_samples)]
     data = TaskData(spec, train=rows)
@@ -151,6 +152,12 @@ def method_plan(task_plan: TaskPlan, method: str, world=None) -> TaskPlan:
                                strict="eval_langs" in cfg.task_overrides.get(task, {}))
         shot_langs = tuple(lang for lang in evaluated if lang != spec.src_lang)
     stages = schedule_stages(schedule, task, task_plan.method_options[method], mix_langs=mix, shot_langs=shot_langs)
+    # Each stage task the world generates or has its files given: refused here, before any world is built, if not.
+    for name in dict.fromkeys(t for stage in stages for t in stage.tasks if t != task):
+        try:
+            task_data_files(cfg, name, world)
+        except ConfigError as e:
+            raise ConfigError(f"method {method!r}: {e}") from None
     return dataclasses.replace(task_plan, stages=stages)
 
 

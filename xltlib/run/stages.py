@@ -50,6 +50,14 @@ class StageInputs:
     # stacked, `xltlib.run.adapters.stage_entry`); None: `start_model`'s
     enter_stage: Callable | None = None
 
+    def spec_of(self, task: str):
+        """`task`'s spec as its data were loaded (a task whose labels come from its files, CCGbank's supertags, has
+        them there: `TaskHandler.spec_for`), else the catalogue's."""
+        if task == self.target.spec.name:
+            return self.target.spec
+        data = self.stage_data.get(task)
+        return data.spec if data is not None else TASKS[task]
+
 
 @dataclass(frozen=True)
 class StagePrefix:
@@ -121,7 +129,7 @@ def per_process_config(cfg, stage: Stage, processes: int):
 def start_model(stage: Stage, index: int, previous, inputs: StageInputs):
     """The model a stage starts from: loaded (the first stage, or `pretrained_encoder`), the previous stage's
     whole model (`previous`), or its encoder under fresh heads (`previous_encoder`)."""
-    specs = [TASKS[t] for t in stage.tasks]
+    specs = [inputs.spec_of(t) for t in stage.tasks]
     if index == 0 or stage.init is InitFrom.PRETRAINED_ENCODER:
         init = inputs.first_init if index == 0 else InitFrom.PRETRAINED_ENCODER
         models = {s.name: load_model(inputs.model_path, s, init, inputs.seed, inputs.pooling) for s in specs}
@@ -159,7 +167,7 @@ def dev_scorer(stage: Stage, model, inputs: StageInputs, cfg):
     if choice == "target":
         spec, data = target, inputs.target
     else:
-        spec = TASKS[stage.tasks[0]]
+        spec = inputs.spec_of(stage.tasks[0])
         data = inputs.stage_data[spec.name]
     handler = handler_for(spec, cfg.task_options)
     score = handler.dev_scorer(spec, data, inputs.tokenizer, cfg, handler.max_length(_head(model, spec.name), cfg))
@@ -172,7 +180,7 @@ def _head(model, task: str):
 
 def train_stage(stage: Stage, index: int, model, inputs: StageInputs, cfg, work_dir: Path) -> TrainResult:
     cfg = per_process_config(cfg, stage, process_state().num_processes)
-    specs = [TASKS[t] for t in stage.tasks]
+    specs = [inputs.spec_of(t) for t in stage.tasks]
     data = {s.name: inputs.target if s.name == inputs.target.spec.name and stage.split == "train" and not stage.langs
             else inputs.stage_data[s.name] for s in specs}
     checkpoint_dir = work_dir / f"checkpoint-{index}-{'+'.join(stage.tasks)}"

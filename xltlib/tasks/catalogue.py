@@ -12,7 +12,7 @@ from ..core.registry import Registry
 from .benchmarks import (BUCC_LANGS, LAREQA_LANGS, MEWSLIX_LANGS, MLQA_LANGS, PANX_LANGS, PANX_TAGS, PAWSX_LANGS,
                          TATOEBA_CODES, TATOEBA_LANGS, TYDIQA_LANGS, TYDIQA_NAMES, UDPOS_LANGS, UPOS_TAGS,
                          XCOPA_LANGS, XNLI_LANGS, XQUAD_LANGS)
-from .spec import HubSplit, TaskGroup, TaskSpec, XtremeHubSplit
+from .spec import HubSource, HubSplit, HubUnion, TaskGroup, TaskSpec, XtremeHubSplit
 
 TASKS: Registry[TaskSpec] = Registry("task")
 
@@ -224,8 +224,7 @@ TASKS.register("siqa", TaskSpec(
                 "for XCOPA",
 ))
 
-# Phang et al.'s (AACL 2020) English intermediate tasks, each read by the handler of its type (real path). Not yet
-# here: ANLI+ (ANLI + MNLI + SNLI: several sources in one task).
+# Phang et al.'s (AACL 2020) English intermediate tasks, each read by the handler of its type (real path).
 
 
 def _intermediate(name: str, type: str, path: str, config: str, dev: str, text_fields, labels=(), metric="accuracy",
@@ -241,6 +240,28 @@ _intermediate("mnli", "pair_classification", "nyu-mll/glue", "mnli", "validation
               ("entailment", "neutral", "contradiction"), what="MultiNLI (Williams et al., NAACL 2018), GLUE's labels")
 _intermediate("qqp", "pair_classification", "nyu-mll/glue", "qqp", "validation", ("question1", "question2"),
               ("not_duplicate", "duplicate"), what="Quora Question Pairs (paraphrase)")
+
+# ANLI+ (Phang et al.): ANLI's three rounds, MNLI and SNLI as one 3-class NLI task. Their hub cards (checked) give
+# each the same label ids, ClassLabel 0 entailment, 1 neutral, 2 contradiction: `facebook/anli` config plain_text
+# (train_r1/r2/r3: 16,946 + 45,460 + 100,459 rows; dev_r1/r2/r3: 1,000 + 1,000 + 1,200), `nyu-mll/glue` mnli
+# (train: 392,702), `stanfordnlp/snli` plain_text (train: 550,152, of which the pairs without a gold label are -1 and
+# dropped). The sources are still mapped by label name (`files.source_rows`), so a source ordered otherwise would be
+# read right. Dev: ANLI's three dev rounds (3,200 rows), not MNLI's or SNLI's: the adversarial rounds are what ANLI+
+# adds over `mnli` (which selects on MNLI's dev), and all three so that selection favours no round; with
+# `max_eval_samples` the first rows (round 1's) are kept. The embedded world does not generate it (its NLI
+# intermediate task is `mnli`): a world run asking for it is refused naming the tasks the world has, unless its
+# files are given in data_files (one file per split, already concatenated).
+_NLI_LABELS = ("entailment", "neutral", "contradiction")
+_ANLI_ROUNDS = ("r1", "r2", "r3")
+TASKS.register("anli_plus", TaskSpec(
+    name="anli_plus", type="pair_classification", group=None, metric="accuracy", langs=("en",),
+    train=HubUnion(tuple(HubSource("facebook/anli", "plain_text", f"train_{r}", _NLI_LABELS) for r in _ANLI_ROUNDS)
+                   + (HubSource("nyu-mll/glue", "mnli", "train", _NLI_LABELS),
+                      HubSource("stanfordnlp/snli", "plain_text", "train", _NLI_LABELS))),
+    dev=HubUnion(tuple(HubSource("facebook/anli", "plain_text", f"dev_{r}", _NLI_LABELS) for r in _ANLI_ROUNDS)),
+    test=NO_HUB, text_fields=("premise", "hypothesis"), labels=_NLI_LABELS, includes=("mnli",),
+    description="ANLI+ (ANLI rounds 1-3 + MNLI + SNLI): English intermediate task (Phang et al., 2020)"))
+
 # SQuAD v1.1, not v2: Phang et al. train on v2.0, but the span-QA head predicts a span for every question and has no
 # "unanswerable" output; v1.1 is also what XQuAD, MLQA and TyDiQA-GoldP are modelled on.
 _intermediate("squad", "span_qa", "rajpurkar/squad", "plain_text", "validation", metric="squad",
@@ -256,18 +277,24 @@ _intermediate("commonsenseqa", "multiple_choice", "tau/commonsense_qa", "default
 _intermediate("sst2", "pair_classification", "nyu-mll/glue", "sst2", "validation", ("sentence",),
               ("negative", "positive"), what="SST-2 (Socher et al., EMNLP 2013), GLUE's binary sentiment")
 
-# CCG supertags: a word's class and the role of its phrase, the embedded world's supertagging-like task
-# (xltlib.world.tasks.intermediate.supertags). The tag set is this fixed inventory, which the tagging head is built
-# on. CCGbank (LDC2005T13) is licensed and not on the hub: its files are given by path, as JSON lines
-# {"tokens": [...], "ccg_tags": [...]} (one sentence a line; tags by name), and read against this inventory, so
-# CCGbank's own categories need their inventory listed here first (a tag outside it is refused by name). Scored with
-# seqeval as UD-POS is (the tagging handler's one metric); jiant reports CCG's token accuracy.
+# CCG supertags. CCGbank (LDC2005T13) is licensed and not on the hub: its files are given by path. The real path
+# reads its AUTO files (xltlib.tasks.ccgbank): one .auto file, a folder of them, or the data/AUTO folder itself, of
+# which each split reads the standard sections (train 02-21, validation 00, test 23: Hockenmaier & Steedman 2007,
+# Clark & Curran 2007). Its tag set is then the inventory of the training files: the categories seen at least 10
+# times (425 on 02-21), every other one tagged `<unk>`, and the head is built on it (handlers/tagging.py,
+# `spec_for`). jiant's own preparation (scripts/ccg/ccg_proc.py and ccg_to_num.py, read for this entry) differs:
+# sections 00-18 train, 19-21 dev, 22-24 test, and every category of the three sets numbered, 1,363 tags
+# (jiant/tasks/lib/ccg.py), no cut-off. The embedded world's supertagging-like task
+# (xltlib.world.tasks.intermediate.supertags: a word's class and the role of its phrase) keeps this fixed inventory,
+# CCG_TAGS, in JSON lines {"tokens": [...], "ccg_tags": [...]} (one sentence a line; tags by name), a tag outside
+# it refused by name. Scored with seqeval as UD-POS is (the tagging handler's one metric); jiant reports CCG's
+# token accuracy.
 CCG_TAGS = tuple(f"{c}/{r}" for r in ("subj", "obj") for c in ("DET", "NUM", "ADJ", "N", "NAME")) + (
     "DET/place", "N/place", "V", "P", "CASE/subj", "CASE/obj", "ADV")
 TASKS.register("ccg", TaskSpec(
     name="ccg", type="tagging", group=None, metric="seqeval", langs=("en",), train=NO_HUB, dev=NO_HUB, test=NO_HUB,
     text_fields=("tokens",), label_field="ccg_tags", labels=CCG_TAGS,
-    description="CCG supertagging (Hockenmaier & Steedman 2007's CCGbank; local files by path): English "
+    description="CCG supertagging (Hockenmaier & Steedman 2007's CCGbank; its AUTO files by path): English "
                 "intermediate task (Phang et al., 2020)"))
 
 # Image-text alignment (research question 5): English captions and a frozen image encoder's features, an intermediate

@@ -1,7 +1,8 @@
 """Reading a task's splits through Hugging Face `datasets`, the steps every task type shares: a local file in the
 hub's schema (JSON lines, CSV, TSV, parquet) or the hub itself, the first N rows kept, then checked by the task's
-handler. Errors name the file (or hub id), the 1-based row and the `data_files` key that set the path, so a bad
-data file is fixed from the message alone. SQuAD's nested JSON layout is read here too (several handlers use it),
+handler; a split made of several hub splits (`HubUnion`: ANLI+) is read source by source and concatenated. Errors
+name the file (or hub id), the 1-based row and the `data_files` key that set the path, so a bad data file is fixed
+from the message alone. SQuAD's nested JSON layout is read here too (several handlers use it),
 and so are translate-train TSVs by position (`translated_tsv`: XTREME's translated MNLI, XNLI-MT's train files).
 """
 from __future__ import annotations
@@ -22,7 +23,7 @@ from ..core.errors import ConfigError, DataError, XltError
 from ..core.languages import LANGUAGES, check_languages
 from ..core.paths import project_root
 from .hub import from_hub
-from .spec import TaskSpec
+from .spec import HubSource, HubUnion, TaskSpec
 
 Validate = Callable[[datasets.Dataset, str], datasets.Dataset]  # (rows, where they came from) -> checked rows
 ReadLocal = Callable[[Path], "datasets.Dataset | None"]
@@ -50,7 +51,8 @@ def load_split(spec: TaskSpec, split: str, lang: str, data_files: Mapping[str, M
         raise ConfigError(f"max_samples must be a positive integer or None, got {max_samples!r}")
     path = local_path(spec, split, lang, data_files)
     if path is not None:
-        own = read_local(path) if read_local is not None and path.is_file() else None
+        # A folder may be a layout of the handler's own (CCGbank's AUTO sections).
+        own = read_local(path) if read_local is not None and (path.is_file() or path.is_dir()) else None
         if own is None and split == "train" and lang != spec.src_lang and path.suffix.lower() == ".tsv":
             own = translated_tsv(spec, path)
         ds, where = (own if own is not None else _load_local(spec, split, lang, path)), str(path)
@@ -212,6 +214,8 @@ def _load_hub(spec: TaskSpec, split: str, lang: str) -> tuple[datasets.Dataset, 
     if hub is None or not hub.path:
         raise DataError(f"task {spec.name!r} has no hub {split} split; give a local copy in its schema by "
                         f"{key_path(spec, split, lang)}")
+    if isinstance(hub, HubUnion):
+        return _load_union(spec, split, lang, hub)
     prefix = hub.id_prefix_for(lang) if hasattr(hub, "id_prefix_for") else ""
     per_lang = "{lang}" in hub.config or "{name}" in hub.config or bool(prefix)
     if split != "test" and not per_lang and lang != spec.src_lang:
@@ -223,18 +227,68 @@ def _load_hub(spec: TaskSpec, split: str, lang: str) -> tuple[datasets.Dataset, 
     config = hub.config_for(lang)
     where = f"hub dataset {hub.path!r} config {config!r} split {hub.split!r}"
     hint = f"give one in the hub schema by {key_path(spec, split, lang)}"
+    ds = _hub_dataset(hub.path, config, hub.split, where, hint)
+    if prefix:
+        ds = ds.filter(lambda i: i.startswith(prefix), input_columns="id")
+        where += f" (ids starting {prefix!r})"
+    return ds, where
+
+
+def _hub_dataset(path: str, config: str, split: str, where: str, hint: str) -> datasets.Dataset:
     try:
         with from_hub(where, hint, data=True):  # offline, unreachable, or no such data set: one line saying so
-            ds = datasets.load_dataset(hub.path, config, split=hub.split)
+            return datasets.load_dataset(path, config, split=split)
     except Exception as e:  # anything else (renamed config, broken cache): its first line, and the same way out
         if isinstance(e, XltError):
             raise
         detail = (str(e).strip().splitlines() or [""])[0]
         raise DataError(f"could not load {where}: {type(e).__name__}: {detail}; to use a local copy, {hint}") from e
-    if prefix:
-        ds = ds.filter(lambda i: i.startswith(prefix), input_columns="id")
-        where += f" (ids starting {prefix!r})"
-    return ds, where
+
+
+def _load_union(spec: TaskSpec, split: str, lang: str, union: HubUnion) -> tuple[datasets.Dataset, str]:
+    """Each source of `union` loaded from the hub, its labels mapped onto the task's by name and its unlabelled (-1)
+    rows dropped, then all concatenated in order: one split of the task's text fields and int64 labels."""
+    if lang != spec.src_lang:
+        raise DataError(f"task {spec.name!r} has no hub {split} split in {lang!r} (its sources are "
+                        f"{spec.src_lang!r} only: {union.path}); give a local copy by {key_path(spec, split, lang)}")
+    hint = f"give the whole split in the hub schema by {key_path(spec, split, lang)}"
+    parts, names = [], []
+    for source in union.sources:
+        where = f"hub dataset {source.path!r} config {source.config!r} split {source.split!r}"
+        ds = _hub_dataset(source.path, source.config, source.split, where, hint)
+        parts.append(source_rows(spec, source, ds, where))
+        names.append(f"{source.path} {source.config} {source.split}")
+    return datasets.concatenate_datasets(parts), f"{spec.name} {split} ({' + '.join(names)})"
+
+
+def source_rows(spec: TaskSpec, source: HubSource, ds: datasets.Dataset, where: str) -> datasets.Dataset:
+    """One source's rows as the task's: its text fields and its label ids mapped onto the task's labels by name (the
+    hub's ClassLabel names when it has them, else the source's card), rows labelled -1 dropped."""
+    require_fields(ds, list(spec.text_fields) + [spec.label_field], spec, where)
+    feature = ds.features[spec.label_field]
+    names = list(feature.names) if isinstance(feature, datasets.ClassLabel) else list(source.labels)
+    unknown = [name for name in names if name not in spec.labels]
+    if unknown:
+        raise DataError(f"{where}: label {unknown[0]!r} is not one of task {spec.name!r}'s labels "
+                        f"({', '.join(spec.labels)}); its labels: {', '.join(names)}")
+    to_task = np.array([spec.labels.index(name) for name in names], dtype=np.int64)
+    values = ds.with_format("arrow")[:].column(spec.label_field)
+    if pa.types.is_string(values.type) or pa.types.is_large_string(values.type):  # names, as a local copy may hold
+        ids = np.array([names.index(v) if v in names else (-1 if v in ("-1", None) else -2)
+                        for v in values.to_pylist()], dtype=np.int64)
+    else:
+        ids = np.nan_to_num(values.to_numpy(zero_copy_only=False).astype(float), nan=-2).astype(np.int64)
+    bad = (ids != -1) & ((ids < 0) | (ids >= len(names)))
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise DataError(f"{where}: row {row + 1}: label {values[row].as_py()!r} is none of {len(names)} label ids "
+                        f"({', '.join(names)}) nor -1 (no label, dropped)")
+    kept = np.flatnonzero(ids != -1)
+    out = ds.select(kept).select_columns(list(spec.text_fields))
+    for name in spec.text_fields:
+        if out.features[name] != datasets.Value("string"):
+            out = out.cast_column(name, datasets.Value("string"))
+    return out.add_column(spec.label_field, to_task[ids[kept]], feature=datasets.Value("int64"))
 
 
 def squad_json(path: Path) -> datasets.Dataset | None:

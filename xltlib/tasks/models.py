@@ -173,5 +173,11 @@ def fresh_head_model(previous, spec: TaskSpec, seed: int):
     torch.manual_seed(seed)
     model = auto.from_config(config)
     encoder = getattr(previous, previous.base_model_prefix, previous)
-    getattr(model, model.base_model_prefix).load_state_dict(encoder.state_dict())
+    # BERT's pooler belongs to sentence-level heads (token-level and span models are built without one): between a
+    # stage of one kind and the next of the other, it is dropped, or started seeded like the rest of the head.
+    missing, unexpected = getattr(model, model.base_model_prefix).load_state_dict(encoder.state_dict(), strict=False)
+    mismatched = [k for k in missing + unexpected if not k.startswith("pooler.")]
+    if mismatched:
+        raise RuntimeError(f"task {spec.name!r}: the previous stage's encoder does not fit its model: "
+                           f"{', '.join(mismatched[:3])}")
     return use_pooling(model, getattr(config, "classifier_pooling", "cls"))

@@ -40,8 +40,8 @@ class TaskSpec:
     group: TaskGroup | None
     metric: str
     langs: tuple[str, ...]  # real evaluation languages, English included (XTREME averages over all)
-    train: HubSplit  # the source task, in English
-    dev: HubSplit  # English dev: the only split used for model selection (zero-shot protocol)
+    train: "HubSplit | HubUnion"  # the source task, in English
+    dev: "HubSplit | HubUnion"  # English dev: the only split used for model selection (zero-shot protocol)
     test: HubSplit
     text_fields: tuple[str, ...] = ()
     label_field: str = "label"
@@ -50,6 +50,12 @@ class TaskSpec:
     submission_format: str = ""  # file layout of its predictions (xltlib.tasks.submission.FORMATS)
     src_lang: str = "en"
     description: str = ""
+    # A tag outside `labels` becomes this label instead of an error (CCGbank's rare supertags, when the inventory is
+    # built from the training files: `xltlib.tasks.ccgbank`); empty: refused by name.
+    unknown_label: str = ""
+    # Catalogue tasks whose training data this task's holds (ANLI+ holds MNLI's): `multi:all` leaves this one out
+    # rather than train that data twice (`xltlib.methods.schedules.intermediate_tasks`).
+    includes: tuple[str, ...] = ()
 
     @property
     def num_labels(self) -> int:
@@ -79,3 +85,34 @@ class XtremeHubSplit(HubSplit):
 
     def id_prefix_for(self, lang: str) -> str:
         return self.id_prefix.format(lang=lang, name=self.name_for(lang))
+
+
+@dataclass(frozen=True)
+class HubSource:
+    """One hub split that is a part of a task's split, with the names of its label ids in order (from its data set
+    card), so that its ids are mapped onto the task's labels by name."""
+
+    path: str
+    config: str
+    split: str
+    labels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class HubUnion:
+    """A split that is several hub splits, concatenated in order (ANLI+: ANLI's three rounds, MNLI, SNLI), each
+    source's labels mapped onto the task's by name. Rows whose label is -1 (datasets' "no label", SNLI's pairs
+    without a gold label) are dropped; `xltlib.tasks.files` reads it. English only, as every source here is."""
+
+    sources: tuple[HubSource, ...]
+
+    @property
+    def path(self) -> str:  # what "has a hub copy" checks read; the sources' ids, each once
+        return " + ".join(dict.fromkeys(s.path for s in self.sources))
+
+    @property
+    def config(self) -> str:
+        return ""
+
+    def config_for(self, lang: str) -> str:
+        return ""

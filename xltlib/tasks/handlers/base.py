@@ -167,6 +167,12 @@ class TaskHandler(abc.ABC):
         """A local file in a layout of this type's own, or None for the generic readers."""
         return None
 
+    def spec_for(self, spec: TaskSpec, data_files) -> TaskSpec:
+        """The spec a run of `spec` uses with `data_files`: `spec` itself, or, for a type whose labels can come from
+        the training files (CCGbank's supertags: tagging), `spec` with those labels. Loading resolves it
+        (`xltlib.run.experiment`), so heads, rows and scores see the same labels."""
+        return spec
+
     def load_split(self, spec: TaskSpec, split: str, lang: str, data_files, max_samples) -> list[dict]:
         return files.load_split(spec, split, lang, data_files, max_samples,
                                 validate=lambda ds, where: self.validate(spec, ds, where, lang),

@@ -1,9 +1,12 @@
 """Tagging (UD-POS, PAN-X): a token-classification head; words are tokenized as given and each word's tag goes on
 its first subword only (the rest, and special tokens, get -100), as in XTREME's run_tag.py and transformers'
 token classification examples; predictions map back to words through the same first subwords; seqeval F1.
-Rows: `tokens` (list of str) and `tags` (ids in the task's label order).
+Rows: `tokens` (list of str) and `tags` (ids in the task's label order). CCGbank's AUTO files are read here too
+(`xltlib.tasks.ccgbank`), and then the task's tags are the inventory of its training files (`spec_for`).
 """
 from __future__ import annotations
+
+import dataclasses
 
 import datasets
 import numpy as np
@@ -12,6 +15,7 @@ from transformers import DataCollatorForTokenClassification
 
 from ...core.config import TrainArgs
 from ...core.errors import DataError
+from .. import ccgbank, files
 from ..files import column, require_fields
 from ..metrics import METRICS
 from ..spec import TaskSpec
@@ -51,6 +55,8 @@ def validate_tags(spec: TaskSpec, ds: datasets.Dataset, where: str) -> datasets.
                 name = names[tag] if 0 <= tag < len(names) else tag
             elif isinstance(tag, int) and not isinstance(tag, bool):
                 name = spec.labels[tag] if 0 <= tag < len(spec.labels) else tag
+            if name not in index and spec.unknown_label:
+                name = spec.unknown_label  # a tag outside the inventory built from the training files
             if name not in index:
                 raise DataError(f"{where}: row {row}: tag {j} ({tokens[j - 1]!r}) is {tag!r}, not a "
                                 f"{spec.name} tag; allowed: {allowed} (or their indices)")
@@ -123,6 +129,21 @@ class Tagging(ScoredHandler):
 
     def text_fields(self, spec):
         return ("tokens",)
+
+    def load_split(self, spec, split, lang, data_files, max_samples):
+        def read_local(path):  # CCGbank's AUTO files, or a folder of them: the split names the sections
+            return ccgbank.read_auto(path, split) if ccgbank.is_auto(path) else None
+
+        return files.load_split(spec, split, lang, data_files, max_samples, read_local=read_local,
+                                validate=lambda ds, where: self.validate(spec, ds, where, lang)).to_list()
+
+    def spec_for(self, spec, data_files):
+        """With CCGbank's AUTO files for training, the task's tags are their inventory (`ccgbank.tag_inventory`:
+        categories seen often enough, the rest one unknown tag), so the head is built on it; else `spec`'s own."""
+        path = files.local_path(spec, "train", spec.src_lang, data_files)
+        if path is None or not path.exists() or not ccgbank.is_auto(path):
+            return spec
+        return dataclasses.replace(spec, labels=ccgbank.tag_inventory(path), unknown_label=ccgbank.UNKNOWN_TAG)
 
     def collate(self, spec, tokenizer, cfg, max_length, with_labels=True):
         return tagging_collate(tokenizer, spec, train_args(cfg, max_length), with_labels)
