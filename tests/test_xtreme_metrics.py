@@ -30,6 +30,19 @@ def test_entity_f1_counts_whole_entities():
     assert scores["f1"] == pytest.approx(2 * (1 / 2) * (1 / 3) / (1 / 2 + 1 / 3))
 
 
+def test_token_accuracy_counts_tokens_not_chunks():
+    """CCG's metric: the share of tokens tagged right, over all sentences (where seqeval above scores 0.0)."""
+    from xltlib.tasks.metrics import token_accuracy
+
+    assert METRICS["token_accuracy"] is token_accuracy
+    assert token_accuracy([["NOUN", "VERB", "VERB"]], [["NOUN", "NOUN", "VERB"]]) == pytest.approx(2 / 3)
+    gold = [["NP/N", "N", "S\\NP"], ["NP"]]
+    assert token_accuracy([["NP/N", "N", "<unk>"], ["NP"]], gold) == pytest.approx(3 / 4)
+    with pytest.raises(ValueError, match="token_accuracy: sentence 2 has 2 predicted tags for 1 gold tags"):
+        token_accuracy([["NP/N", "N", "S\\NP"], ["NP", "N"]], gold)
+    assert TASKS["ccg"].metric == "token_accuracy" and TASKS["udpos"].metric == "seqeval"
+
+
 def test_entity_cut_short_is_wrong():
     assert seqeval_scores([["B-PER", "O"]], [["B-PER", "I-PER"]])["f1"] == 0.0
 

@@ -30,7 +30,8 @@ SCORE_YLIM = (0, 102)  # points; the margin above 100 keeps a cap drawn at 100 v
 GAIN_CMAP = "RdBu_r"  # red: better than the baseline
 NOT_SIGNIFICANT_HATCH = "///"
 SIGNIFICANT_COLOURS = {"positive": "#b2182b", "negative": "#2166ac", "none": "0.45"}
-_METRIC_LABELS = {"map_at_20": "mAP@20", "bucc_f1": "F1", "seqeval": "F1 (seqeval)", "squad": "(EM + F1) / 2",
+_METRIC_LABELS = {"map_at_20": "mAP@20", "bucc_f1": "F1", "seqeval": "F1 (seqeval)", "token_accuracy": "token accuracy",
+                  "squad": "(EM + F1) / 2",
                   "exact_match": "exact match", "f1": "F1", "score": "score"}
 _ATTACK_LABELS = {"pgd": "PGD"}
 

@@ -287,12 +287,13 @@ _intermediate("sst2", "pair_classification", "nyu-mll/glue", "sst2", "validation
 # (jiant/tasks/lib/ccg.py), no cut-off. The embedded world's supertagging-like task
 # (xltlib.world.tasks.intermediate.supertags: a word's class and the role of its phrase) keeps this fixed inventory,
 # CCG_TAGS, in JSON lines {"tokens": [...], "ccg_tags": [...]} (one sentence a line; tags by name), a tag outside
-# it refused by name. Scored with seqeval as UD-POS is (the tagging handler's one metric); jiant reports CCG's
-# token accuracy.
+# it refused by name. Scored by token accuracy, as jiant and the supertagging literature report CCG (seqeval's chunk
+# F1, UD-POS's metric, would read a supertag as a chunk label).
 CCG_TAGS = tuple(f"{c}/{r}" for r in ("subj", "obj") for c in ("DET", "NUM", "ADJ", "N", "NAME")) + (
     "DET/place", "N/place", "V", "P", "CASE/subj", "CASE/obj", "ADV")
 TASKS.register("ccg", TaskSpec(
-    name="ccg", type="tagging", group=None, metric="seqeval", langs=("en",), train=NO_HUB, dev=NO_HUB, test=NO_HUB,
+    name="ccg", type="tagging", group=None, metric="token_accuracy", langs=("en",), train=NO_HUB, dev=NO_HUB,
+    test=NO_HUB,
     text_fields=("tokens",), label_field="ccg_tags", labels=CCG_TAGS,
     description="CCG supertagging (Hockenmaier & Steedman 2007's CCGbank; its AUTO files by path): English "
                 "intermediate task (Phang et al., 2020)"))

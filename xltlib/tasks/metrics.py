@@ -2,7 +2,7 @@
 
 - Classification (XNLI, PAWS-X, XCOPA) and Tatoeba: accuracy.
 - Tagging (UD-POS and PAN-X alike): seqeval's chunk F1 (default, conlleval-style mode), as google-research/
-  xtreme `evaluate.py` computes it for both tasks.
+  xtreme `evaluate.py` computes it for both tasks. CCG supertagging (an intermediate task): token accuracy.
 - Span QA: the SQuAD v1.1 evaluation script (Rajpurkar et al., 2016; `third_party/evaluate_squad.py` in
   xtreme) for XQuAD and TyDiQA-GoldP; MLQA's `mlqa_evaluation_v1.py` (facebookresearch/MLQA) for MLQA, whose
   normalisation knows each language's articles and splits Chinese into characters.
@@ -47,17 +47,30 @@ def seqeval_scores(predictions: Sequence[Sequence[str]], labels: Sequence[Sequen
     rest as the type), which is what XTREME's UD-POS number is; seqeval's "not a NE tag" warnings are muted."""
     from seqeval.metrics import f1_score, precision_score, recall_score
 
-    predictions, labels = [list(p) for p in predictions], [list(l) for l in labels]
-    if len(predictions) != len(labels):
-        raise ValueError(f"seqeval: {len(predictions)} predicted sentences for {len(labels)} gold ones")
-    for i, (p, l) in enumerate(zip(predictions, labels)):
-        if len(p) != len(l):
-            raise ValueError(f"seqeval: sentence {i + 1} has {len(p)} predicted tags for {len(l)} gold tags")
+    predictions, labels = _aligned_tags("seqeval", predictions, labels)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         return {"f1": float(f1_score(labels, predictions)),
                 "precision": float(precision_score(labels, predictions)),
                 "recall": float(recall_score(labels, predictions))}
+
+
+def token_accuracy(predictions: Sequence[Sequence[str]], labels: Sequence[Sequence[str]]) -> float:
+    """The share of tokens whose tag is right, over all sentences: what jiant and the supertagging literature report
+    for CCG (a supertag is a word's category, not a chunk, so seqeval's chunk F1 would misread it)."""
+    predictions, labels = _aligned_tags("token_accuracy", predictions, labels)
+    pairs = [(p, l) for sentence_p, sentence_l in zip(predictions, labels) for p, l in zip(sentence_p, sentence_l)]
+    return sum(p == l for p, l in pairs) / len(pairs) if pairs else float("nan")
+
+
+def _aligned_tags(metric: str, predictions, labels) -> tuple[list[list[str]], list[list[str]]]:
+    predictions, labels = [list(p) for p in predictions], [list(l) for l in labels]
+    if len(predictions) != len(labels):
+        raise ValueError(f"{metric}: {len(predictions)} predicted sentences for {len(labels)} gold ones")
+    for i, (p, l) in enumerate(zip(predictions, labels)):
+        if len(p) != len(l):
+            raise ValueError(f"{metric}: sentence {i + 1} has {len(p)} predicted tags for {len(l)} gold tags")
+    return predictions, labels
 
 
 # -- SQuAD v1.1 ---------------------------------------------------------------------------------------
@@ -268,6 +281,7 @@ def headline(metric: str, value) -> float:
 
 METRICS.register("accuracy", accuracy)
 METRICS.register("seqeval", seqeval_scores)
+METRICS.register("token_accuracy", token_accuracy)
 METRICS.register("squad", squad)
 METRICS.register("mlqa", mlqa)
 METRICS.register("bucc_f1", bucc_f1)

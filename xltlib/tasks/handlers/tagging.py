@@ -17,7 +17,7 @@ from ...core.config import TrainArgs
 from ...core.errors import DataError
 from .. import ccgbank, files
 from ..files import column, require_fields
-from ..metrics import METRICS
+from ..metrics import METRICS, headline
 from ..spec import TaskSpec
 from .base import (HANDLERS, IGNORE_INDEX, Collator, ScoredHandler, padding, require_fast, split_features, to_device,
                    train_args)
@@ -169,7 +169,8 @@ class Tagging(ScoredHandler):
         return self.predict_from_batches(spec, model, tokenizer, examples, cfg, max_length, ("labels",))
 
     def scores(self, spec, predictions, examples, lang, data):
-        return {spec.metric: METRICS[spec.metric](predictions, self.gold_items(spec, lang, examples, data))["f1"]}
+        value = METRICS[spec.metric](predictions, self.gold_items(spec, lang, examples, data))
+        return {spec.metric: headline(spec.metric, value)}  # seqeval's F1, or token accuracy itself
 
     def gold_items(self, spec, lang, examples, data):
         return [[spec.labels[t] for t in e["tags"]] for e in examples]
