@@ -47,7 +47,8 @@ def auto_files(path: Path, split: str) -> list[Path]:
     else:
         found = sorted(path.rglob("*.auto"))
     if not found:
-        raise DataError(f"{path}: no .auto file (CCGbank's data/AUTO/<section>/wsj_XXXX.auto) in this folder")
+        raise DataError(f"{path}: no .auto file in this folder (CCGbank lays them out as data/AUTO/<section>/"
+                        f"wsj_<section><number>.auto, e.g. data/AUTO/02/wsj_0201.auto)")
     return found
 
 
